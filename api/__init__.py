@@ -1,0 +1,1 @@
+"""How people reach the classifier: the `partnership` CLI, the HTTP service, pages and batch jobs."""

@@ -1,0 +1,13 @@
+"""The `partnership` command: one entry point for data, extraction, training, classification and the service."""
+
+from __future__ import annotations
+
+import typer
+
+from api.commands.data import data_app
+
+app = typer.Typer(help="Classify smart-city project documents by partnership model.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+if __name__ == "__main__":
+    app()

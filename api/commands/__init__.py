@@ -1,0 +1,1 @@
+"""Sub-commands of `partnership`, one module per area; `api.cli` assembles them."""
