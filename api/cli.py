@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import typer
 
+from api.commands import model
 from api.commands.data import data_app
 
 app = typer.Typer(help="Classify smart-city project documents by partnership model.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+app.add_typer(model.models_app, name="models")
+app.command()(model.train)
+app.command()(model.classify)
+app.command()(model.evaluate)
 
 if __name__ == "__main__":
     app()

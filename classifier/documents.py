@@ -8,6 +8,7 @@ batch can report the file and go on with the others.
 from __future__ import annotations
 
 import io
+import logging
 import re
 import zipfile
 from dataclasses import dataclass
@@ -89,6 +90,8 @@ def _html(data: bytes) -> str:
 def _pdf(data: bytes) -> str:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # we report our own clear error instead
 
     if not data.lstrip()[:5].startswith(b"%PDF"):
         raise DocumentError("not a PDF file")

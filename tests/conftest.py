@@ -52,3 +52,27 @@ def corpus() -> list[CorpusRecord]:
 @pytest.fixture(scope="session")
 def splits() -> dict[str, str]:
     return load_splits()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, corpus, splits):
+    """A real MiniLM fine-tuned for seconds on a small, balanced slice of the train split, saved to disk."""
+    from classifier.taxonomy import INTERNATIONAL_LEVELS, LABELS
+    from training.finetune import FinetuneConfig, finetune
+
+    def columns(split: str, per_label: int) -> dict[str, list]:
+        rows = []
+        for label in LABELS:
+            rows += [r for r in corpus if splits[r.id] == split and r.label == label][:per_label]
+        return {
+            "text": [r.text for r in rows],
+            "label": [LABELS.index(r.label) for r in rows],
+            "testbed": [r.testbed for r in rows],
+            "international": [INTERNATIONAL_LEVELS.index(r.international) for r in rows],
+        }
+
+    config = FinetuneConfig(epochs=3, max_length=128, freeze_layers=3, batch_size=8, learning_rate=1.5e-4)
+    run = finetune(columns("train", 16), columns("validation", 6), config, version="tiny")
+    folder = tmp_path_factory.mktemp("models") / "tiny"
+    run.model.save(folder)
+    return folder

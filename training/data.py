@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence, Value
+from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 
 from classifier.taxonomy import INTERNATIONAL_LEVELS, LABELS
 from training.corpus import CORPUS_DIR, CorpusRecord, load_corpus
@@ -24,7 +24,7 @@ FEATURES = Features(
         "sector": Value("string"),
         "testbed": Value("bool"),
         "international": ClassLabel(names=list(INTERNATIONAL_LEVELS)),
-        "stakeholders": Sequence(
+        "stakeholders": [
             {
                 "text": Value("string"),
                 "start": Value("int32"),
@@ -32,7 +32,7 @@ FEATURES = Features(
                 "type": Value("string"),
                 "role": Value("string"),
             }
-        ),
+        ],
     }
 )
 

@@ -1,0 +1,131 @@
+"""Metrics and reports: accuracy, macro-F1, per-class scores, confusion matrix, calibration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+from classifier.calibration import coverage_curve, expected_calibration_error
+from classifier.taxonomy import LABELS
+
+__all__ = ["classification_metrics", "confusion_png", "confusion_text", "evaluate_version", "format_report"]
+
+
+def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, names: tuple[str, ...] = LABELS) -> dict:
+    """Everything the report prints for one classifier on one split."""
+    labels = np.asarray(labels)
+    predicted = probabilities.argmax(axis=1)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        labels, predicted, labels=list(range(len(names))), zero_division=0
+    )
+    return {
+        "documents": int(len(labels)),
+        "accuracy": float(accuracy_score(labels, predicted)),
+        "macro_f1": float(
+            f1_score(labels, predicted, average="macro", labels=list(range(len(names))), zero_division=0)
+        ),
+        "per_class": {
+            name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+            for name, p, r, f, s in zip(names, precision, recall, f1, support, strict=True)
+        },
+        "confusion": confusion_matrix(labels, predicted, labels=list(range(len(names)))).tolist(),
+        "ece": expected_calibration_error(probabilities, labels),
+        "coverage": coverage_curve(probabilities, labels),
+    }
+
+
+def confusion_text(confusion: list[list[int]], names: tuple[str, ...] = LABELS) -> str:
+    """The confusion matrix as aligned text: rows are gold labels, columns predictions."""
+    width = max(4, *(len(str(v)) + 1 for row in confusion for v in row))
+    lines = ["gold\\pred".ljust(10) + "".join(n.rjust(width) for n in names)]
+    for name, row in zip(names, confusion, strict=True):
+        lines.append(name.ljust(10) + "".join(str(v).rjust(width) for v in row))
+    return "\n".join(lines)
+
+
+def confusion_png(confusion: list[list[int]], path: Path, title: str, names: tuple[str, ...] = LABELS) -> Path:
+    """Save the confusion matrix as a PNG heat map."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    matrix = np.asarray(confusion)
+    fig, ax = plt.subplots(figsize=(4.6, 4.0), dpi=120)
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(names)), names)
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("gold")
+    ax.set_title(title, fontsize=9)
+    for i in range(matrix.shape[0]):
+        for j in range(matrix.shape[1]):
+            color = "white" if matrix[i, j] > matrix.max() / 2 else "black"
+            ax.text(j, i, str(matrix[i, j]), ha="center", va="center", color=color, fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def format_report(title: str, metrics: dict, comparison: dict[str, dict]) -> str:
+    """A plain-text report: comparison table, per-class scores, confusion matrix, calibration."""
+    lines = [title, "", f"{'model':<34}{'macro-F1':>10}{'accuracy':>10}"]
+    for name, m in comparison.items():
+        lines.append(f"{name:<34}{m['macro_f1']:>10.3f}{m['accuracy']:>10.3f}")
+    lines += ["", f"{'label':<8}{'precision':>10}{'recall':>10}{'F1':>10}{'support':>9}"]
+    for label, s in metrics["per_class"].items():
+        lines.append(f"{label:<8}{s['precision']:>10.3f}{s['recall']:>10.3f}{s['f1']:>10.3f}{s['support']:>9}")
+    lines += [
+        "",
+        confusion_text(metrics["confusion"]),
+        "",
+        f"ECE {metrics['ece']:.3f}",
+        "",
+        "threshold coverage accuracy",
+    ]
+    lines += [f"{r['threshold']:>9.2f}{r['coverage']:>9.3f}{r['accuracy']:>9.3f}" for r in metrics["coverage"]]
+    return "\n".join(lines)
+
+
+def evaluate_version(
+    folder: Path, corpus_dir: Path, splits_file: Path, *, data: Path | None = None, int8: bool = False
+) -> str:
+    """Evaluate a saved version on the test split (or a labeled JSONL file), beside the baselines."""
+    from classifier.calibration import softmax
+    from classifier.model import PartnershipModel
+    from training.baselines import tfidf_logreg, zero_shot_similarity
+    from training.corpus import load_corpus
+    from training.data import to_dataset_dict
+    from training.splits import load_splits
+    from training.train import columns
+
+    model = PartnershipModel.load(folder, int8=int8)
+    dataset = to_dataset_dict(load_corpus(corpus_dir), load_splits(splits_file))
+    if data is not None:
+        from datasets import Dataset
+
+        from training.corpus import CorpusRecord, read_jsonl
+        from training.data import FEATURES
+
+        rows = [CorpusRecord.model_validate(r).model_dump() for r in read_jsonl(data)]
+        target = Dataset.from_list(rows, features=FEATURES)
+    else:
+        target = dataset["test"]
+    extractor = None
+    if model.settings.input_format != "text":
+        from classifier.extraction import extract as extractor
+    test = columns(target, model.settings.input_format, extractor)
+    train = columns(dataset["train"])
+    logits, _ = model.encode(test["text"])
+    labels = np.asarray(test["label"])
+    metrics = classification_metrics(labels, softmax(logits, model.settings.temperature))
+    comparison = {f"fine-tuned {model.version}{' int8' if int8 else ''}": metrics}
+    tfidf = tfidf_logreg(train["raw_text"], train["label"])
+    comparison["TF-IDF + logistic regression"] = classification_metrics(labels, tfidf.predict_proba(test["raw_text"]))
+    comparison["zero-shot MiniLM similarity"] = classification_metrics(labels, zero_shot_similarity(test["raw_text"]))
+    where = str(data) if data else "test split"
+    return format_report(f"{model.version} on {where} ({len(labels)} documents)", metrics, comparison)
