@@ -1,0 +1,38 @@
+"""`partnership classify` on mixed inputs: the good ones are classified, the bad ones reported."""
+
+import json
+
+from typer.testing import CliRunner
+
+from api.cli import app
+from api.settings import get_settings
+from training.registry import ModelRegistry
+
+
+def test_classify_skips_unreadable_inputs_and_classifies_the_rest(tmp_path, monkeypatch, tiny_model_dir, corpus):
+    models = tmp_path / "models"
+    (models / "tiny").symlink_to(tiny_model_dir, target_is_directory=True)
+    ModelRegistry(models).promote("tiny")
+    monkeypatch.setenv("PARTNERSHIP_MODELS_DIR", str(models))
+    get_settings.cache_clear()
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "one.txt").write_text(corpus[0].text)
+    (inbox / "broken.pdf").write_bytes(b"%PDF-1.4 this is not a pdf")
+    (inbox / "table.csv").write_text("id,text\n" + "\n".join(f'{r.id},"{r.text.replace(chr(34), "")}"' for r in corpus[1:3]))
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(app, ["classify", str(inbox), "-o", str(out), "--no-extract", "--no-explain"])
+    get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(r["id"] for r in rows) == sorted(["one", corpus[1].id, corpus[2].id])
+    assert all(r["label"] in "ABCDE" and r["model_version"] == "tiny" for r in rows)
+    assert "broken.pdf" in result.output and "corrupt PDF" in result.output
+
+
+def test_classify_without_a_model_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setenv("PARTNERSHIP_MODELS_DIR", str(tmp_path / "none"))
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app, ["classify", "-"], input="some text")
+    get_settings.cache_clear()
+    assert result.exit_code == 2 and "partnership train" in result.output
