@@ -124,9 +124,13 @@ class PartnershipModel:
 
     def quantize(self) -> None:
         """int8 dynamic quantization of every ``nn.Linear`` (CPU inference only)."""
+        import warnings
+
         from torch.ao.quantization import quantize_dynamic
 
-        self.model = quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
+        with warnings.catch_warnings():  # deprecated in favour of torchao, which is not installed here
+            warnings.simplefilter("ignore")
+            self.model = quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
         self.int8 = True
 
     def save(self, folder: Path) -> None:

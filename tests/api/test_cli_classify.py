@@ -11,6 +11,7 @@ from training.registry import ModelRegistry
 
 def test_classify_skips_unreadable_inputs_and_classifies_the_rest(tmp_path, monkeypatch, tiny_model_dir, corpus):
     models = tmp_path / "models"
+    models.mkdir()
     (models / "tiny").symlink_to(tiny_model_dir, target_is_directory=True)
     ModelRegistry(models).promote("tiny")
     monkeypatch.setenv("PARTNERSHIP_MODELS_DIR", str(models))
@@ -19,7 +20,9 @@ def test_classify_skips_unreadable_inputs_and_classifies_the_rest(tmp_path, monk
     inbox.mkdir()
     (inbox / "one.txt").write_text(corpus[0].text)
     (inbox / "broken.pdf").write_bytes(b"%PDF-1.4 this is not a pdf")
-    (inbox / "table.csv").write_text("id,text\n" + "\n".join(f'{r.id},"{r.text.replace(chr(34), "")}"' for r in corpus[1:3]))
+    (inbox / "table.csv").write_text(
+        "id,text\n" + "\n".join(f'{r.id},"{r.text.replace(chr(34), "")}"' for r in corpus[1:3])
+    )
     out = tmp_path / "out.jsonl"
     result = CliRunner().invoke(app, ["classify", str(inbox), "-o", str(out), "--no-extract", "--no-explain"])
     get_settings.cache_clear()

@@ -43,8 +43,14 @@ def test_removing_top_evidence_lowers_the_probability_more_than_a_random_sentenc
             continue
         top = p.evidence[0]
         other = next(s for s in spans if s != (top.start, top.end))
-        drop_top = p.probabilities[p.label] - pipeline.predict([record.text[: top.start] + record.text[top.end :]])[0].probabilities[p.label]
-        drop_other = p.probabilities[p.label] - pipeline.predict([record.text[: other[0]] + record.text[other[1] :]])[0].probabilities[p.label]
+        drop_top = (
+            p.probabilities[p.label]
+            - pipeline.predict([record.text[: top.start] + record.text[top.end :]])[0].probabilities[p.label]
+        )
+        drop_other = (
+            p.probabilities[p.label]
+            - pipeline.predict([record.text[: other[0]] + record.text[other[1] :]])[0].probabilities[p.label]
+        )
         wins += drop_top >= drop_other
         total += 1
     assert total >= 8 and wins == total

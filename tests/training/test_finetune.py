@@ -17,7 +17,7 @@ def test_tiny_model_beats_chance_on_held_out_rows(tiny_model_dir, corpus, splits
     model = PartnershipModel.load(tiny_model_dir)
     texts, labels = _held_out(corpus, splits)
     predicted = np.array([LABELS.index(o.label) for o in model.predict(texts)])
-    assert (predicted == labels).mean() > 0.4  # chance is 0.2
+    assert (predicted == labels).mean() > 0.5  # chance is 0.2
 
 
 def test_saved_folder_reloads_and_predicts_the_same(tiny_model_dir, corpus, splits):
