@@ -1,4 +1,5 @@
-# Two commands a newcomer needs: `make run` (install, train if needed, serve) and `make test`.
+# Two commands a newcomer needs: `make run` (install, train the default model if none, serve the
+# review service with sample submissions on SQLite) and `make test` (install, lint, every test).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -22,7 +23,8 @@ $(VENV)/.installed: pyproject.toml requirements/models.txt
 
 run: install
 	$(BIN)/partnership data check
-	$(BIN)/partnership data stats
+	@$(BIN)/partnership models serving >/dev/null 2>&1 || $(BIN)/partnership train
+	$(BIN)/partnership serve --demo
 
 lint: install
 	$(BIN)/ruff check classifier training api tests bench

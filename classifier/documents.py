@@ -11,7 +11,7 @@ import io
 import logging
 import re
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
@@ -36,12 +36,13 @@ class DocumentError(ValueError):
 
 @dataclass(frozen=True)
 class SourceDocument:
-    """Text extracted from one input, with where it came from."""
+    """Text extracted from one input, with where it came from and any metadata given with it (city, country)."""
 
     id: str
     text: str
     source: str
     format: str
+    metadata: dict[str, str] = field(default_factory=dict, compare=False)
 
 
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b]+")
@@ -145,7 +146,14 @@ _READERS = {
 }
 
 
-def read_bytes(data: bytes, name: str, *, doc_id: str | None = None, max_bytes: int = MAX_BYTES) -> SourceDocument:
+def read_bytes(
+    data: bytes,
+    name: str,
+    *,
+    doc_id: str | None = None,
+    max_bytes: int = MAX_BYTES,
+    metadata: dict[str, str] | None = None,
+) -> SourceDocument:
     """Extract clean text from the bytes of a file called ``name`` (its suffix picks the reader)."""
     suffix = Path(name).suffix.lower()
     reader = _READERS.get(suffix)
@@ -160,10 +168,14 @@ def read_bytes(data: bytes, name: str, *, doc_id: str | None = None, max_bytes: 
         raise DocumentError("no text found in the document")
     if len(text) > MAX_CHARS:
         text = text[:MAX_CHARS]
-    return SourceDocument(id=doc_id or Path(name).stem, text=text, source=name, format=suffix.lstrip("."))
+    return SourceDocument(
+        id=doc_id or Path(name).stem, text=text, source=name, format=suffix.lstrip("."), metadata=dict(metadata or {})
+    )
 
 
-def read_path(path: Path, *, doc_id: str | None = None, max_bytes: int = MAX_BYTES) -> SourceDocument:
+def read_path(
+    path: Path, *, doc_id: str | None = None, max_bytes: int = MAX_BYTES, metadata: dict[str, str] | None = None
+) -> SourceDocument:
     """Read a file from disk; a missing or unreadable file is a :class:`DocumentError` too."""
     try:
         size = path.stat().st_size
@@ -172,4 +184,4 @@ def read_path(path: Path, *, doc_id: str | None = None, max_bytes: int = MAX_BYT
         data = path.read_bytes()
     except OSError as exc:
         raise DocumentError(f"cannot read {path}: {exc.strerror}") from None
-    return read_bytes(data, str(path), doc_id=doc_id, max_bytes=max_bytes)
+    return read_bytes(data, str(path), doc_id=doc_id, max_bytes=max_bytes, metadata=metadata)

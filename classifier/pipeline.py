@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from classifier.calibration import softmax
 from classifier.documents import SourceDocument
 from classifier.explain import occlusion_evidence
 from classifier.features import format_input
@@ -54,13 +53,19 @@ def _as_dict(stakeholder: Any) -> dict[str, Any]:
 class Pipeline:
     """The whole prediction path for a batch of documents; the model is loaded once and reused."""
 
-    def __init__(self, model: PartnershipModel, extractor: Extractor | None = None, *, explain: bool = True) -> None:
+    def __init__(
+        self, model: PartnershipModel, extractor: Extractor | None = None, *, explain: bool | str = True
+    ) -> None:
+        """``explain``: True/"all" for evidence on every document, "review" only where ``needs_review``
+        (bulk jobs: occlusion costs one forward pass per sentence), False/"none" never."""
         self.model = model
         self.extractor = extractor
-        self.explain = explain
+        self.explain = {True: "all", False: "none"}.get(explain, explain)
+        if self.explain not in ("all", "review", "none"):
+            raise ValueError(f"explain must be all, review or none, not {explain!r}")
 
     @classmethod
-    def load(cls, folder: Path, *, int8: bool = False, extract: bool = True, explain: bool = True) -> Pipeline:
+    def load(cls, folder: Path, *, int8: bool = False, extract: bool = True, explain: bool | str = True) -> Pipeline:
         """A pipeline over the model version in ``folder``, with the spaCy stakeholder extractor if asked."""
         extractor = None
         if extract:
@@ -68,8 +73,7 @@ class Pipeline:
         return cls(PartnershipModel.load(folder, int8=int8), extractor, explain=explain)
 
     def _probabilities(self, texts: list[str]) -> np.ndarray:
-        logits, _ = self.model.encode(texts)
-        return softmax(logits, self.model.settings.temperature)
+        return self.model.probabilities(texts)
 
     def predict(self, documents: Sequence[SourceDocument | str]) -> list[Prediction]:
         """Predictions in input order; strings get ids ``doc-1``, ``doc-2``, ..."""
@@ -85,11 +89,19 @@ class Pipeline:
         inputs = [format_input(t, f, self.model.settings.input_format) for t, f in zip(texts, facts, strict=True)]
         outputs = self.model.predict(inputs)
         labels = self.model.settings.labels
-        evidence = [[] for _ in docs]
-        if self.explain:
-            predicted = [labels.index(o.label) for o in outputs]
-            evidence = occlusion_evidence(inputs, predicted, self._probabilities)
         threshold = self.model.settings.review_threshold
+        evidence: list[list] = [[] for _ in docs]
+        chosen = [
+            i
+            for i, o in enumerate(outputs)
+            if self.explain == "all" or (self.explain == "review" and o.confidence < threshold)
+        ]
+        if chosen:
+            found = occlusion_evidence(
+                [inputs[i] for i in chosen], [labels.index(outputs[i].label) for i in chosen], self._probabilities
+            )
+            for i, items in zip(chosen, found, strict=True):
+                evidence[i] = items
         predictions = []
         for doc, out, found, ev, model_input in zip(docs, outputs, facts, evidence, inputs, strict=True):
             shift = len(model_input) - len(doc.text)  # evidence offsets refer to the original text

@@ -27,7 +27,8 @@ def _registry():
     return ModelRegistry(get_settings().models_dir)
 
 
-def _serving_folder(version: str | None) -> Path:
+def serving_folder(version: str | None) -> Path:
+    """The folder of ``version``, or of the serving version; exits with advice when there is none."""
     registry = _registry()
     try:
         folder = registry.path(version) if version else registry.serving_path()
@@ -41,9 +42,9 @@ def _serving_folder(version: str | None) -> Path:
 
 
 def train(
-    epochs: Annotated[int, typer.Option(help="Training epochs (best epoch on validation is kept).")] = 4,
+    epochs: Annotated[int, typer.Option(help="Training epochs (best epoch on validation is kept).")] = 3,
     max_length: Annotated[int, typer.Option(help="Tokens read per document.")] = 256,
-    freeze_layers: Annotated[int, typer.Option(help="Lower encoder layers kept frozen (speed).")] = 2,
+    freeze_layers: Annotated[int, typer.Option(help="Lower encoder layers kept frozen (speed).")] = 3,
     learning_rate: Annotated[float, typer.Option()] = 8e-5,
     input_format: Annotated[str, typer.Option(help="text, or facts+text (extracted roles first).")] = "text",
     seed: Annotated[int, typer.Option()] = 13,
@@ -149,7 +150,7 @@ def classify(
     from api.inputs import InputError, iter_documents
     from classifier.pipeline import Pipeline
 
-    pipeline = Pipeline.load(_serving_folder(model), int8=int8, explain=explain, extract=extract)
+    pipeline = Pipeline.load(serving_folder(model), int8=int8, explain=explain, extract=extract)
     predictions, errors, batch = [], 0, []
     for item in iter_documents(inputs):
         if isinstance(item, InputError):
@@ -176,7 +177,7 @@ def evaluate(
     from training.evaluate import evaluate_version
 
     settings = get_settings()
-    report = evaluate_version(_serving_folder(model), settings.corpus_dir, settings.splits_file, data=data, int8=int8)
+    report = evaluate_version(serving_folder(model), settings.corpus_dir, settings.splits_file, data=data, int8=int8)
     print(report)
 
 
@@ -209,3 +210,13 @@ def models_promote(version: str) -> None:
 def models_rollback() -> None:
     """Serve the previously promoted version again."""
     console.print(f"{_registry().rollback()} is serving")
+
+
+@models_app.command("serving")
+def models_serving() -> None:
+    """Print the serving version; exit 1 when no model has been promoted yet."""
+    version = _registry().serving()
+    if not version:
+        console.print("no model is serving yet")
+        raise typer.Exit(1)
+    print(version)
