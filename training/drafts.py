@@ -4,7 +4,7 @@ Writers draft documents in a plain-text format that is easy to write by hand
 (no JSON escaping); this module only parses it and computes character offsets,
 it never generates text. Usage::
 
-    python -m training.drafts data/drafts/eas.txt -o data/corpus/eas.jsonl
+    .venv/bin/python -m training.drafts data/drafts/eas.txt -o data/corpus/eas.jsonl
 
 Draft format, one block per document::
 
@@ -28,28 +28,10 @@ import re
 import sys
 from pathlib import Path
 
-LABELS = ("A", "B", "C", "D", "E")
-TYPES = ("government", "private", "research", "civil_society", "international")
-ROLES = ("lead", "funder", "investor", "operator", "advisor", "regulator", "participant", "beneficiary")
-GENRES = (
-    "press_release",
-    "council_minutes",
-    "tender_notice",
-    "fact_sheet",
-    "funding_announcement",
-    "case_note",
-    "news_item",
-    "web_page",
-    "bullet_brief",
-)
-INTERNATIONAL = ("none", "some", "strong")
+from classifier.taxonomy import GENRES, INTERNATIONAL_LEVELS, LABELS, ROLES, STAKEHOLDER_TYPES
+from training.checks import find_label_words, find_repeated_sentences
+
 HEADER = re.compile(r"^===\s*(id:.*)$")
-LEAK = re.compile(
-    r"\b[\w]+-led\b|\b(city|private|privately|public|government) led\b|\bpublic[- ]private (investment|spc)\b"
-    r"|\bSPC\b|\bcity[- ]private\b|\bcollaborative (partnership )?model\b|\b(model|type|category) [A-E]\b",
-    re.IGNORECASE,
-)
-LETTER = re.compile(r"\b(model|type|category|class) [A-E]\b")
 
 
 class DraftError(ValueError):
@@ -95,7 +77,7 @@ def parse_block(header: str, lines: list[str]) -> dict:
         if len(parts) != 3:
             raise DraftError(f"{doc_id}: stakeholder line needs 'name | type | role': {raw!r}")
         name, stype, role = parts
-        if stype not in TYPES:
+        if stype not in STAKEHOLDER_TYPES:
             raise DraftError(f"{doc_id}: unknown type {stype!r}")
         if role not in ROLES:
             raise DraftError(f"{doc_id}: unknown role {role!r}")
@@ -121,7 +103,7 @@ def parse_block(header: str, lines: list[str]) -> dict:
         problems.append(f"label {record['label']!r}")
     if record["genre"] not in GENRES:
         problems.append(f"genre {record['genre']!r}")
-    if record["international"] not in INTERNATIONAL:
+    if record["international"] not in INTERNATIONAL_LEVELS:
         problems.append(f"international {record['international']!r}")
     if meta.get("testbed", "").lower() not in ("yes", "no", "true", "false"):
         problems.append("testbed must be yes/no")
@@ -130,9 +112,9 @@ def parse_block(header: str, lines: list[str]) -> dict:
     words = len(text.split())
     if not 40 <= words <= 600:
         problems.append(f"{words} words (40 to 600)")
-    leak = LEAK.search(text) or LETTER.search(text)
-    if leak:
-        problems.append(f"label wording in text: {leak.group(0)!r}")
+    leaks = find_label_words(text)
+    if leaks:
+        problems.append(f"label wording in text: {leaks[0]!r}")
     if problems:
         raise DraftError(f"{doc_id}: " + "; ".join(problems))
     return record
@@ -172,15 +154,11 @@ def parse_drafts(source: str) -> tuple[list[dict], list[str]]:
     return records, errors
 
 
-def repeated_sentences(records: list[dict], min_words: int = 8) -> dict[str, list[str]]:
-    """Sentences of ``min_words`` or more words found in more than one document."""
-    where: dict[str, set[str]] = {}
-    for record in records:
-        for sentence in re.split(r"(?<=[.!?;:])\s+|\n+", record["text"]):
-            norm = " ".join(re.findall(r"\w+", sentence.lower()))
-            if len(norm.split()) >= min_words:
-                where.setdefault(norm, set()).add(record["id"])
-    return {s: sorted(ids) for s, ids in where.items() if len(ids) > 1}
+def _repeats(records: list[dict]) -> dict[str, list[str]]:
+    """Within one writer's drafts, any sentence of 8+ words used twice is reported (the corpus allows 2)."""
+    from training.corpus import CorpusRecord
+
+    return find_repeated_sentences([CorpusRecord.model_validate(r) for r in records], max_docs=1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         errors += [f"{path.name}: {e}" for e in bad]
     for error in errors:
         print("ERROR", error, file=sys.stderr)
-    for sentence, ids in repeated_sentences(records).items():
+    for sentence, ids in _repeats(records).items():
         print(f"REPEATED in {', '.join(ids)}: {sentence}", file=sys.stderr)
     labels = {label: sum(r["label"] == label for r in records) for label in LABELS}
     annotated = sum(bool(r["stakeholders"]) for r in records)
