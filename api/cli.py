@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from api.commands import model
+from api.commands import bulk, model, serve
 from api.commands.data import data_app
 
 app = typer.Typer(help="Classify smart-city project documents by partnership model.", no_args_is_help=True)
@@ -13,6 +13,10 @@ app.add_typer(model.models_app, name="models")
 app.command()(model.train)
 app.command()(model.classify)
 app.command()(model.evaluate)
+app.command()(bulk.bulk)
+app.command()(serve.serve)
+app.add_typer(serve.users_app, name="users")
+app.add_typer(serve.db_app, name="db")
 
 if __name__ == "__main__":
     app()

@@ -1,0 +1,94 @@
+"""The FastAPI application: ``create_app(settings)`` wires storage, the serving model, jobs and routes.
+
+At startup the database is migrated to the latest schema, the serving model is
+loaded (the service also starts without one: submissions are then stored as
+``received``), and the micro-batcher and the retraining runner start.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from api.deps import AppState
+from api.jobs.retrain import RetrainRunner
+from api.metrics import Metrics, MetricsMiddleware
+from api.routes import documents, health, models, pages, review, users
+from api.security import session_secret
+from api.serving import Batcher, ModelHolder
+from api.settings import Settings, get_settings
+from api.store import queries
+from api.store.db import Database
+
+__all__ = ["STATIC_DIR", "create_app"]
+
+log = logging.getLogger(__name__)
+STATIC_DIR = pages.TEMPLATES_DIR.parent / "static"
+
+DESCRIPTION = """Classify smart-city project documents into five partnership models (A City-Led, B
+City-Private Collaborative, C Public-Private Investment, D Public-Private SPC, E Private-Led), review
+the predictions, and retrain from the reviews. Authenticate with `Authorization: Bearer <token>`
+(`partnership users create NAME --role submitter|reviewer|admin`). The review page is at `/ui`."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A new application over ``settings`` (default: the environment's)."""
+    settings = settings or get_settings()
+    db = Database(settings.database)
+    holder = ModelHolder(
+        settings.models_dir, extract=settings.extract, int8=settings.int8, explain=settings.explain_on_submit
+    )
+    metrics = Metrics()
+    state = AppState(settings=settings, db=db, holder=holder, metrics=metrics)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db.upgrade()
+        try:
+            version = holder.load_serving()
+            log.info("serving model %s", version or "(none yet)")
+        except Exception:  # a broken model folder must not keep the service (and its pages) down
+            log.exception("could not load the serving model")
+        state.batcher = Batcher(holder, settings.batch_size)
+        state.jobs = RetrainRunner(settings, db, holder)
+        try:
+            yield
+        finally:
+            state.batcher.close()
+            state.jobs.shutdown()
+            db.dispose()
+
+    def queue_size() -> float:
+        with db.sessions() as session:
+            return queries.queue_size(session)
+
+    metrics.gauge("partnership_review_queue_size", "Predicted documents awaiting review.", queue_size)
+    metrics.gauge("partnership_model_loaded", "1 when a model version is serving.", lambda: holder.version is not None)
+
+    app = FastAPI(
+        title="Partnership classifier",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url="/redoc",
+        openapi_url="/openapi.json",
+    )
+    app.state.partnership = state
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=session_secret(settings),
+        session_cookie="partnership_session",
+        max_age=settings.session_max_age,
+        same_site="strict",
+    )
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for module in (health, documents, review, models, users, pages):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,338 @@
+"""The review page (server-rendered): log in with an API token, the queue, a document, the dashboard.
+
+Logging in puts the user id in a signed session cookie; every form carries the
+session's CSRF token and is refused (403) without it. Templates autoescape, and
+everything (CSS, JS, the chart as inline SVG) is served from here: nothing
+loads from the internet.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import ValidationError
+
+from api.deps import SessionDep, StateDep
+from api.jobs import intake
+from api.routes.convert import event_out, queue_item
+from api.routes.models import models_overview
+from api.schemas import StakeholderIn
+from api.security import allowed, csrf_token, csrf_valid
+from api.store import queries
+from api.store.tables import Document, User
+from classifier.taxonomy import INTERNATIONAL_LEVELS, LABELS, MODELS, ROLES, STAKEHOLDER_TYPES
+
+__all__ = ["TEMPLATES_DIR", "bar_chart", "highlight", "router"]
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
+environment = Environment(
+    loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape(default=True, default_for_string=True)
+)
+templates = Jinja2Templates(env=environment)
+router = APIRouter(include_in_schema=False)
+SHORTCUT_KEYS = dict(zip(LABELS, "12345", strict=True))
+
+
+def highlight(text: str, stakeholders: list[dict[str, Any]], evidence: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The text cut into segments, each with the stakeholder (type, role) and evidence marks covering it.
+
+    Stakeholders without offsets are found by name; the template escapes every segment.
+    """
+    marks: list[tuple[int, int, dict[str, Any]]] = []
+    for s in stakeholders:
+        mark = {"kind": "stakeholder", "type": s.get("type", ""), "role": s.get("role", "")}
+        name = str(s.get("name") or s.get("text") or "")
+        places = [(m.get("start"), m.get("end")) for m in s.get("mentions") or [] if isinstance(m, dict)]
+        places = places or [(s.get("start"), s.get("end"))]
+        valid = [(a, b) for a, b in places if isinstance(a, int) and isinstance(b, int) and 0 <= a < b <= len(text)]
+        if not valid and name and text.find(name) >= 0:
+            valid = [(text.find(name), text.find(name) + len(name))]
+        marks += [(a, b, mark) for a, b in valid]
+    for e in evidence:
+        start, end = e.get("start", -1), e.get("end", -1)
+        if isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text):
+            marks.append((start, end, {"kind": "evidence"}))
+    cuts = sorted({0, len(text), *(m[0] for m in marks), *(m[1] for m in marks)})
+    segments = []
+    for a, b in zip(cuts, cuts[1:], strict=False):
+        covering = [m[2] for m in marks if m[0] <= a and b <= m[1]]
+        stakeholder = next((m for m in covering if m["kind"] == "stakeholder"), None)
+        segments.append(
+            {
+                "text": text[a:b],
+                "evidence": any(m["kind"] == "evidence" for m in covering),
+                "type": stakeholder["type"] if stakeholder else None,
+                "role": stakeholder["role"] if stakeholder else None,
+            }
+        )
+    return segments
+
+
+def bar_chart(
+    counts: list[tuple[str, int]], names: dict[str, str] | None = None, width: int = 420, bar: int = 22
+) -> dict[str, Any]:
+    """Geometry of a horizontal bar chart; the template draws it as inline SVG (scaled to its card)."""
+    top = max((n for _, n in counts), default=0) or 1
+    label_width, gap = 150, 6
+    rows = [
+        {
+            "key": str(name),
+            "label": (names or {}).get(str(name), str(name))[:24],
+            "count": n,
+            "y": i * (bar + gap),
+            "width": max(1, round((width - label_width - 40) * n / top)),
+        }
+        for i, (name, n) in enumerate(counts)
+    ]
+    return {"rows": rows, "width": width, "height": max(bar, len(rows) * (bar + gap)), "x0": label_width, "bar": bar}
+
+
+def _user(request: Request, session) -> User | None:
+    uid = request.session.get("uid")
+    user = session.get(User, uid) if uid else None
+    return user if user is not None and user.active else None
+
+
+def _login_redirect(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/ui/login?{urlencode({'next': target})}", status.HTTP_303_SEE_OTHER)
+
+
+def _render(request: Request, name: str, context: dict[str, Any], code: int = 200) -> HTMLResponse:
+    base = {
+        "csrf": csrf_token(request.session),
+        "flash": request.session.pop("flash", None),
+        "labels": LABELS,
+        "models": {m.label: m for m in MODELS},
+    }
+    return templates.TemplateResponse(request, name, {**base, **context}, status_code=code)
+
+
+def _check_csrf(request: Request, sent: str | None) -> None:
+    if not csrf_valid(request.session, sent):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token: reload the page and try again")
+
+
+def _safe_next(target: str | None) -> str:
+    return target if target and target.startswith("/ui") and not target.startswith("//") else "/ui/queue"
+
+
+@router.get("/")
+def root() -> RedirectResponse:
+    return RedirectResponse("/ui/queue", status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/ui")
+def ui_root() -> RedirectResponse:
+    return RedirectResponse("/ui/queue", status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/ui/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str | None = None) -> HTMLResponse:
+    return _render(request, "login.html", {"next": _safe_next(next), "user": None, "error": None})
+
+
+@router.post("/ui/login", response_class=HTMLResponse)
+def login(
+    request: Request,
+    session: SessionDep,
+    token: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/ui/queue",
+):
+    _check_csrf(request, csrf)
+    user = queries.user_by_token(session, token.strip())
+    if user is None:
+        return _render(
+            request, "login.html", {"next": _safe_next(next), "user": None, "error": "Unknown token."}, code=401
+        )
+    request.session.clear()
+    request.session["uid"] = user.id
+    csrf_token(request.session)  # a fresh CSRF token for the new login
+    return RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
+
+
+@router.post("/ui/logout")
+def logout(request: Request, csrf: Annotated[str, Form()] = "") -> RedirectResponse:
+    _check_csrf(request, csrf)
+    request.session.clear()
+    return RedirectResponse("/ui/login", status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/ui/queue", response_class=HTMLResponse)
+def queue_page(
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    city: str | None = None,
+    label: str | None = None,
+    model: str | None = None,
+    page: int = 1,
+):
+    user = _user(request, session)
+    if user is None:
+        return _login_redirect(request)
+    label = label if label in LABELS else None
+    page = max(page, 1)
+    size = state.settings.page_size
+    rows, total = queries.review_queue(
+        session, city=city or None, label=label, model=model or None, page=page, page_size=size
+    )
+    filters = {"city": city or "", "label": label or "", "model": model or ""}
+    return _render(
+        request,
+        "queue.html",
+        {
+            "user": user,
+            "items": [queue_item(session, d) for d in rows],
+            "total": total,
+            "page": page,
+            "pages": max(1, -(-total // size)),
+            "filters": filters,
+            "query": urlencode({k: v for k, v in filters.items() if v}),
+        },
+    )
+
+
+def _next_in_queue(session, after: int) -> int | None:
+    rows, _ = queries.review_queue(session, page=1, page_size=2)
+    return next((d.id for d in rows if d.id != after), None)
+
+
+def _document_context(state, session, user: User, document: Document, prediction: dict[str, Any] | None) -> dict:
+    events = [event_out(e) for e in queries.history(session, document.id)]
+    probabilities = (prediction or {}).get("probabilities", {})
+    return {
+        "user": user,
+        "doc": document,
+        "prediction": prediction,
+        "probabilities": [(label, probabilities.get(label, 0.0)) for label in LABELS],
+        "segments": highlight(document.text, document.stakeholders or [], (prediction or {}).get("evidence", [])),
+        "stakeholders": document.stakeholders or [],
+        "events": events,
+        "can_review": allowed(user.role, "review") and document.prediction_id is not None,
+        "types": STAKEHOLDER_TYPES,
+        "roles": ROLES,
+        "international_levels": INTERNATIONAL_LEVELS,
+        "shortcut_keys": SHORTCUT_KEYS,
+        "next_id": _next_in_queue(session, document.id),
+        "error": None,
+    }
+
+
+@router.get("/ui/documents/{document_id}", response_class=HTMLResponse)
+def document_page(document_id: int, request: Request, state: StateDep, session: SessionDep):
+    user = _user(request, session)
+    if user is None:
+        return _login_redirect(request)
+    try:
+        document = queries.get_document(session, document_id)
+    except queries.NotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no document {document_id}") from None
+    prediction = intake.ensure_evidence(state, document)
+    return _render(request, "document.html", _document_context(state, session, user, document, prediction))
+
+
+def _stakeholders_from_form(form) -> list[dict[str, Any]]:
+    """Rows of the stakeholder editor (``sh_text``/``sh_type``/``sh_role``); rows with no name are dropped."""
+    rows = zip(form.getlist("sh_text"), form.getlist("sh_type"), form.getlist("sh_role"), strict=False)
+    found = []
+    for text, kind, role in rows:
+        if not str(text).strip():
+            continue
+        try:
+            found.append(StakeholderIn(name=str(text).strip(), type=kind, role=role).model_dump(exclude_none=True))
+        except ValidationError:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT, f"stakeholder {text!r}: unknown type or role"
+            ) from None
+    return found
+
+
+@router.post("/ui/documents/{document_id}/review", response_class=HTMLResponse)
+async def review_from_page(document_id: int, request: Request, state: StateDep):
+    form = await request.form(max_fields=400)
+    _check_csrf(request, str(form.get("csrf") or ""))
+    label = str(form.get("label") or "")
+    if label not in LABELS:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "pick one of the labels A-E")
+    try:
+        version = int(str(form.get("version") or "0"))
+    except ValueError:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "missing document version") from None
+    stakeholders = _stakeholders_from_form(form)
+    testbed = {"yes": True, "no": False}.get(str(form.get("testbed") or ""))
+    international = str(form.get("international") or "") or None
+    if international not in (None, *INTERNATIONAL_LEVELS):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "unknown international level")
+    comment = str(form.get("comment") or "")[:5000]
+
+    def work():
+        with state.db.sessions() as session:
+            user = _user(request, session)
+            if user is None:
+                return _login_redirect(request)
+            if not allowed(user.role, "review"):
+                raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {user.role!r} may not review")
+            try:
+                queries.review_document(
+                    session,
+                    document_id,
+                    user,
+                    version=version,
+                    label=label,
+                    stakeholders=stakeholders,
+                    comment=comment,
+                    testbed=testbed,
+                    international=international,
+                )
+                session.commit()
+            except queries.NotFound:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, f"no document {document_id}") from None
+            except queries.Conflict as exc:
+                session.rollback()
+                document = queries.get_document(session, document_id)
+                prediction = queries.get_prediction(session, document.prediction_id)
+                context = _document_context(state, session, user, document, prediction.payload if prediction else None)
+                context["error"] = str(exc)
+                return _render(request, "document.html", context, code=status.HTTP_409_CONFLICT)
+            request.session["flash"] = f"Document {document_id} reviewed as {label}."
+            following = _next_in_queue(session, document_id)
+        target = f"/ui/documents/{following}" if following else "/ui/queue"
+        return RedirectResponse(target, status.HTTP_303_SEE_OTHER)
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/ui/dashboard", response_class=HTMLResponse)
+def dashboard(request: Request, state: StateDep, session: SessionDep):
+    user = _user(request, session)
+    if user is None:
+        return _login_redirect(request)
+    by_status = queries.counts_by(session, "status")
+    by_label = sorted(queries.counts_by(session, "label"))
+    by_city = queries.counts_by(session, "city")[:12]
+    overview = models_overview(state)
+    serving = next((v for v in overview.versions if v.serving), None)
+    return _render(
+        request,
+        "dashboard.html",
+        {
+            "user": user,
+            "by_status": by_status,
+            "by_label": by_label,
+            "by_city": by_city,
+            "label_chart": bar_chart(by_label, {m.label: f"{m.label} {m.name.removesuffix(' Model')}" for m in MODELS}),
+            "city_chart": bar_chart(by_city),
+            "serving": serving,
+            "overview": overview,
+            "queue_size": queries.queue_size(session),
+        },
+    )

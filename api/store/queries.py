@@ -1,0 +1,471 @@
+"""Every read and write the service makes, as functions over a session (routes stay thin, SQL stays here).
+
+Writes that belong together happen in the caller's one transaction
+(``Database.session()``), so a failure leaves nothing half-stored; the review
+write is a conditional ``UPDATE ... WHERE version = :sent`` so that two
+reviewers never overwrite each other silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from api.store.tables import AuditEvent, Document, Job, Prediction, Review, User, utcnow
+
+__all__ = [
+    "ROLES",
+    "Conflict",
+    "NotFound",
+    "TrainingExample",
+    "accepted_reviews",
+    "add_document",
+    "as_utc",
+    "counts_by",
+    "create_job",
+    "create_user",
+    "document_named",
+    "finish_job",
+    "get_document",
+    "get_job",
+    "get_prediction",
+    "hash_token",
+    "history",
+    "latest_review",
+    "list_documents",
+    "list_jobs",
+    "list_users",
+    "margin_of",
+    "queue_size",
+    "record_event",
+    "review_document",
+    "review_queue",
+    "rotate_token",
+    "save_prediction",
+    "set_evidence",
+    "start_job",
+    "user_by_token",
+    "user_named",
+]
+
+ROLES = ("submitter", "reviewer", "admin")
+
+
+class NotFound(LookupError):
+    """No such document, job or user."""
+
+
+class Conflict(RuntimeError):
+    """The document changed since the client read it (its version moved on)."""
+
+    def __init__(self, message: str, current_version: int) -> None:
+        super().__init__(message)
+        self.current_version = current_version
+
+
+def hash_token(token: str) -> str:
+    """The stored form of an API token: its sha256 (the token itself is shown once and never kept)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_user(session: Session, name: str, role: str) -> tuple[User, str]:
+    """A new account and its token (32 random bytes, URL-safe)."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if session.scalar(select(User.id).where(User.name == name)) is not None:
+        raise ValueError(f"a user called {name!r} already exists")
+    token = secrets.token_urlsafe(32)
+    user = User(name=name, role=role, token_hash=hash_token(token), active=True, created_at=utcnow())
+    session.add(user)
+    session.flush()
+    return user, token
+
+
+def rotate_token(session: Session, name: str, role: str) -> str:
+    """A new token for ``name`` (created with ``role`` if missing); the old token stops working."""
+    user = session.scalar(select(User).where(User.name == name))
+    if user is None:
+        return create_user(session, name, role)[1]
+    token = secrets.token_urlsafe(32)
+    user.token_hash, user.role, user.active = hash_token(token), role, True
+    return token
+
+
+def document_named(session: Session, name: str, submitter: str) -> Document | None:
+    query = select(Document).where(Document.name == name, Document.submitter == submitter).limit(1)
+    return session.scalar(query)
+
+
+def user_named(session: Session, name: str) -> User | None:
+    return session.scalar(select(User).where(User.name == name))
+
+
+def user_by_token(session: Session, token: str) -> User | None:
+    if not token:
+        return None
+    return session.scalar(select(User).where(User.token_hash == hash_token(token), User.active.is_(True)))
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.id)))
+
+
+def _event(
+    session: Session,
+    actor: User | None,
+    action: str,
+    *,
+    document_id: int | None = None,
+    changes: dict[str, Any] | None = None,
+    prediction_id: int | None = None,
+    model_version: str | None = None,
+    comment: str = "",
+) -> AuditEvent:
+    event = AuditEvent(
+        document_id=document_id,
+        actor_id=actor.id if actor else None,
+        actor=actor.name if actor else "system",
+        action=action,
+        changes=changes or {},
+        prediction_id=prediction_id,
+        model_version=model_version,
+        comment=comment,
+        created_at=utcnow(),
+    )
+    session.add(event)
+    return event
+
+
+def record_event(
+    session: Session, actor: User | None, action: str, changes: dict[str, Any], model_version: str | None = None
+) -> None:
+    """An audit row that concerns no document: promotions, rollbacks, retraining, new users."""
+    _event(session, actor, action, changes=changes, model_version=model_version)
+
+
+def add_document(
+    session: Session,
+    *,
+    name: str,
+    fmt: str,
+    text: str,
+    city: str | None,
+    country: str | None,
+    submitter: str | None,
+    user: User,
+) -> Document:
+    """Store a submission (status ``received``) and its audit row."""
+    now = utcnow()
+    document = Document(
+        name=name,
+        format=fmt,
+        text=text,
+        city=city or None,
+        country=country or None,
+        submitter=submitter or None,
+        submitted_by=user.id,
+        status="received",
+        stakeholders=[],
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(document)
+    session.flush()
+    _event(
+        session,
+        user,
+        "submitted",
+        document_id=document.id,
+        changes={"name": name, "city": city, "country": country, "submitter": submitter, "chars": len(text)},
+    )
+    return document
+
+
+def margin_of(probabilities: dict[str, float]) -> float:
+    """Top probability minus the runner-up: small means the model hesitates between two models."""
+    top = sorted(probabilities.values(), reverse=True) + [0.0, 0.0]
+    return round(top[0] - top[1], 6)
+
+
+def save_prediction(session: Session, document_id: int, payload: dict[str, Any], *, explained: bool) -> Prediction:
+    """Store a model's prediction and make it the document's current one (a reviewed label is kept)."""
+    document = session.get(Document, document_id)
+    if document is None:
+        raise NotFound(f"no document {document_id}")
+    margin = margin_of(payload["probabilities"])
+    prediction = Prediction(
+        document_id=document_id,
+        model_version=payload["model_version"],
+        label=payload["label"],
+        confidence=payload["confidence"],
+        margin=margin,
+        payload=payload,
+        explained=explained,
+        created_at=utcnow(),
+    )
+    session.add(prediction)
+    session.flush()
+    document.prediction_id = prediction.id
+    document.predicted_label = prediction.label
+    document.margin = margin
+    document.model_version = prediction.model_version
+    if document.status != "reviewed":
+        document.status = "predicted"
+        document.label = prediction.label
+        document.stakeholders = payload.get("stakeholders") or []
+        document.testbed = payload.get("testbed")
+        document.international = payload.get("international")
+    document.updated_at = utcnow()
+    _event(
+        session,
+        None,
+        "classified",
+        document_id=document_id,
+        changes={"label": prediction.label, "confidence": prediction.confidence, "margin": margin},
+        prediction_id=prediction.id,
+        model_version=prediction.model_version,
+    )
+    return prediction
+
+
+def set_evidence(session: Session, prediction_id: int, evidence: list[dict[str, Any]]) -> None:
+    """Fill in the evidence sentences of a stored prediction (computed later than the label, see settings)."""
+    prediction = session.get(Prediction, prediction_id)
+    if prediction is None:
+        raise NotFound(f"no prediction {prediction_id}")
+    prediction.payload = dict(prediction.payload, evidence=evidence)
+    prediction.explained = True
+
+
+def get_document(session: Session, document_id: int) -> Document:
+    document = session.get(Document, document_id)
+    if document is None:
+        raise NotFound(f"no document {document_id}")
+    return document
+
+
+def get_prediction(session: Session, prediction_id: int | None) -> Prediction | None:
+    return session.get(Prediction, prediction_id) if prediction_id else None
+
+
+def _page(query, page: int, page_size: int):
+    return query.limit(page_size).offset(max(page - 1, 0) * page_size)
+
+
+def list_documents(
+    session: Session,
+    *,
+    city: str | None = None,
+    label: str | None = None,
+    status: str | None = None,
+    page: int = 1,
+    page_size: int = 20,
+) -> tuple[list[Document], int]:
+    """Newest first, filtered; returns one page and the total count."""
+    where = []
+    if city:
+        where.append(func.lower(Document.city) == city.lower())
+    if label:
+        where.append(Document.label == label)
+    if status:
+        where.append(Document.status == status)
+    total = session.scalar(select(func.count(Document.id)).where(*where)) or 0
+    rows = session.scalars(_page(select(Document).where(*where).order_by(Document.id.desc()), page, page_size))
+    return list(rows), total
+
+
+def review_queue(
+    session: Session,
+    *,
+    city: str | None = None,
+    label: str | None = None,
+    model: str | None = None,
+    page: int = 1,
+    page_size: int = 20,
+) -> tuple[list[Document], int]:
+    """Predicted, unreviewed documents, the most uncertain (smallest top-two margin) first."""
+    where = [Document.status == "predicted"]
+    if city:
+        where.append(func.lower(Document.city) == city.lower())
+    if label:
+        where.append(Document.predicted_label == label)
+    if model:
+        where.append(Document.model_version == model)
+    total = session.scalar(select(func.count(Document.id)).where(*where)) or 0
+    query = select(Document).where(*where).order_by(Document.margin.asc(), Document.id.asc())
+    return list(session.scalars(_page(query, page, page_size))), total
+
+
+def queue_size(session: Session) -> int:
+    return session.scalar(select(func.count(Document.id)).where(Document.status == "predicted")) or 0
+
+
+def review_document(
+    session: Session,
+    document_id: int,
+    reviewer: User,
+    *,
+    version: int,
+    label: str,
+    stakeholders: list[dict[str, Any]] | None,
+    comment: str,
+    testbed: bool | None = None,
+    international: str | None = None,
+) -> Document:
+    """Record a review if the document is still at ``version``; otherwise raise :class:`Conflict`."""
+    document = get_document(session, document_id)
+    if document.prediction_id is None:
+        raise Conflict("the document has no prediction to review yet", document.version)
+    before = {
+        "label": document.label,
+        "status": document.status,
+        "stakeholders": document.stakeholders or [],
+        "testbed": document.testbed,
+        "international": document.international,
+    }
+    after = {
+        "label": label,
+        "status": "reviewed",
+        "stakeholders": before["stakeholders"] if stakeholders is None else stakeholders,
+        "testbed": before["testbed"] if testbed is None else testbed,
+        "international": before["international"] if international is None else international,
+    }
+    now = utcnow()
+    result = session.execute(
+        update(Document)
+        .where(Document.id == document_id, Document.version == version)
+        .values(**after, version=Document.version + 1, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # the caller's transaction rolls back on the exception
+        current = session.scalar(select(Document.version).where(Document.id == document_id))
+        raise Conflict(
+            f"document {document_id} was changed by someone else (version {current}, you sent {version}); "
+            "reload it and review again",
+            current or 0,
+        )
+    prediction = session.get(Prediction, document.prediction_id)
+    review = Review(
+        document_id=document_id,
+        reviewer_id=reviewer.id,
+        prediction_id=document.prediction_id,
+        label=label,
+        stakeholders=after["stakeholders"],
+        testbed=after["testbed"],
+        international=after["international"],
+        comment=comment,
+        created_at=now,
+    )
+    session.add(review)
+    changes = {key: {"from": before[key], "to": after[key]} for key in after if before[key] != after[key]}
+    changes["prediction"] = {"label": prediction.label, "confidence": prediction.confidence} if prediction else None
+    changes["agrees_with_model"] = bool(prediction and prediction.label == label)
+    _event(
+        session,
+        reviewer,
+        "reviewed",
+        document_id=document_id,
+        changes=changes,
+        prediction_id=document.prediction_id,
+        model_version=prediction.model_version if prediction else None,
+        comment=comment,
+    )
+    session.flush()
+    session.refresh(document)
+    return document
+
+
+def history(session: Session, document_id: int) -> list[AuditEvent]:
+    get_document(session, document_id)
+    query = select(AuditEvent).where(AuditEvent.document_id == document_id).order_by(AuditEvent.id)
+    return list(session.scalars(query))
+
+
+def latest_review(session: Session, document_id: int) -> Review | None:
+    query = select(Review).where(Review.document_id == document_id).order_by(Review.id.desc()).limit(1)
+    return session.scalar(query)
+
+
+@dataclass(frozen=True)
+class TrainingExample:
+    """A reviewed document as training data: the reviewer's label, never the model's."""
+
+    document_id: int
+    text: str
+    label: str
+    testbed: bool | None
+    international: str | None
+    city: str | None
+    country: str | None
+
+
+def accepted_reviews(session: Session) -> list[TrainingExample]:
+    """The latest review of every reviewed document."""
+    latest = select(Review.document_id, func.max(Review.id).label("review_id")).group_by(Review.document_id).subquery()
+    query = (
+        select(Document, Review)
+        .join(latest, latest.c.document_id == Document.id)
+        .join(Review, Review.id == latest.c.review_id)
+        .where(Document.status == "reviewed")
+        .order_by(Document.id)
+    )
+    return [
+        TrainingExample(doc.id, doc.text, review.label, review.testbed, review.international, doc.city, doc.country)
+        for doc, review in session.execute(query)
+    ]
+
+
+def counts_by(session: Session, column: str) -> list[tuple[str, int]]:
+    """Document counts grouped by ``status``, ``label`` or ``city``, largest first."""
+    col = {"status": Document.status, "label": Document.label, "city": Document.city}[column]
+    rows = session.execute(select(col, func.count(Document.id)).group_by(col).order_by(func.count(Document.id).desc()))
+    return [(value if value is not None else "(none)", count) for value, count in rows]
+
+
+def create_job(session: Session, kind: str, user: User | None) -> Job:
+    job = Job(kind=kind, status="queued", requested_by=user.id if user else None, result={}, created_at=utcnow())
+    session.add(job)
+    session.flush()
+    return job
+
+
+def start_job(session: Session, job_id: int) -> None:
+    job = session.get(Job, job_id)
+    job.status, job.started_at = "running", utcnow()
+
+
+def finish_job(session: Session, job_id: int, *, result: dict[str, Any] | None = None, error: str = "") -> Job:
+    job = session.get(Job, job_id)
+    job.status = "failed" if error else "succeeded"
+    job.result, job.error, job.finished_at = result or {}, error, utcnow()
+    return job
+
+
+def get_job(session: Session, job_id: int) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"no job {job_id}")
+    return job
+
+
+def list_jobs(session: Session, kind: str | None = None, limit: int = 20) -> list[Job]:
+    query = select(Job).order_by(Job.id.desc()).limit(limit)
+    if kind:
+        query = query.where(Job.kind == kind)
+    return list(session.scalars(query))
+
+
+def as_utc(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC whatever the backend returned (SQLite drops the zone)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.isoformat(timespec="seconds") + "Z"
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"

@@ -1,0 +1,105 @@
+"""End to end in a real headless browser (Debian's chromium driven by Playwright): log in, open the queue,
+correct a label with a keyboard shortcut, and see the correction in the document's audit trail."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)"
+)
+
+
+@pytest.fixture
+def server(app):
+    """The app on a real uvicorn server on a free loopback port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not instance.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    instance.should_exit = True
+    thread.join(timeout=15)
+
+
+def test_reviewer_corrects_a_label_in_the_browser_and_sees_it_in_the_audit_trail(server, app, corpus, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from api.store import queries
+
+    with app.state.partnership.db.session() as session:
+        reviewer_token = queries.create_user(session, "rui", "reviewer")[1]
+        submitter_token = queries.create_user(session, "ada", "submitter")[1]
+    with httpx.Client(base_url=server, headers={"Authorization": f"Bearer {submitter_token}"}) as api:
+        created = [
+            api.post("/documents", json={"text": r.text, "name": f"doc-{r.id}", "city": "Velmora"}).json()
+            for r in corpus[:3]
+        ]
+    first_in_queue = min(
+        created,
+        key=lambda d: (
+            sorted(d["prediction"]["probabilities"].values())[-1]
+            - sorted(d["prediction"]["probabilities"].values())[-2],
+            d["id"],
+        ),
+    )
+    predicted = first_in_queue["prediction"]["label"]
+    corrected = next(label for label in "ABCDE" if label != predicted)
+    key = str("ABCDE".index(corrected) + 1)
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page()
+        external: list[str] = []
+        page.on("request", lambda r: external.append(r.url) if not r.url.startswith(server) else None)
+        page.goto(f"{server}/ui/queue")
+        assert "/ui/login" in page.url
+        page.fill("#token", reviewer_token)
+        page.click("button[type=submit].primary")
+        page.wait_for_url(f"{server}/ui/queue")
+        links = page.locator("a.doc-link")
+        assert links.count() == 3
+        assert links.first.inner_text() == first_in_queue["name"]
+        links.first.click()
+        page.wait_for_url(f"{server}/ui/documents/{first_in_queue['id']}")
+        assert page.locator(".bars li").count() == 5
+        page.fill("#comment", "the company leads and pays")
+        page.locator("body").click()  # leave the comment box so the shortcut is a shortcut, not typing
+        page.keyboard.press(key)
+        page.wait_for_load_state("networkidle")
+        assert (
+            page.locator(".flash").inner_text().startswith(f"Document {first_in_queue['id']} reviewed as {corrected}")
+        )
+        page.goto(f"{server}/ui/documents/{first_in_queue['id']}")
+        history = page.locator("#history").inner_text()
+        assert "reviewed" in history and "rui" in history
+        assert f"label: {predicted} → {corrected}" in history
+        assert "the company leads and pays" in history and "tiny-a" in history
+        page.screenshot(path=str(tmp_path / "document.png"), full_page=True)
+        browser.close()
+    assert external == []
