@@ -10,7 +10,14 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precisio
 from classifier.calibration import coverage_curve, expected_calibration_error
 from classifier.taxonomy import LABELS
 
-__all__ = ["classification_metrics", "confusion_png", "confusion_text", "evaluate_version", "format_report"]
+__all__ = [
+    "classification_metrics",
+    "confusion_png",
+    "confusion_text",
+    "evaluate_version",
+    "evidence_faithfulness",
+    "format_report",
+]
 
 
 def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, names: tuple[str, ...] = LABELS) -> dict:
@@ -127,3 +134,39 @@ def evaluate_version(
     comparison["zero-shot MiniLM similarity"] = classification_metrics(labels, zero_shot_similarity(test["raw_text"]))
     where = str(data) if data else "test split"
     return format_report(f"{model.version} on {where} ({len(labels)} documents)", metrics, comparison)
+
+
+def evidence_faithfulness(model, texts: list[str], seed: int = 13) -> dict:
+    """Does removing the top evidence sentence lower the predicted class's probability more than removing
+    a random other sentence? Mean drops over ``texts`` and the share of documents where it does."""
+    import random
+
+    from classifier.explain import occlusion_evidence, split_sentences
+
+    probabilities = model.probabilities(texts)
+    predicted = probabilities.argmax(1).tolist()
+    evidence = occlusion_evidence(texts, predicted, model.probabilities, top_k=1)
+    rng = random.Random(seed)
+    variants, owners = [], []
+    for i, (text, found) in enumerate(zip(texts, evidence, strict=True)):
+        spans = [s for s in split_sentences(text) if not found or s != (found[0].start, found[0].end)]
+        if not found or not spans:
+            continue
+        start, end = rng.choice(spans)
+        variants += [text[: found[0].start] + text[found[0].end :], text[:start] + text[end:]]
+        owners.append(i)
+    if not owners:
+        return {"documents": 0}
+    after = model.probabilities(variants)
+    top_drops, random_drops = [], []
+    for k, i in enumerate(owners):
+        base = probabilities[i, predicted[i]]
+        top_drops.append(base - after[2 * k, predicted[i]])
+        random_drops.append(base - after[2 * k + 1, predicted[i]])
+    top, rand = np.asarray(top_drops), np.asarray(random_drops)
+    return {
+        "documents": len(owners),
+        "mean_drop_top_evidence": float(top.mean()),
+        "mean_drop_random_sentence": float(rand.mean()),
+        "share_top_drop_greater_or_equal": float((top >= rand).mean()),
+    }

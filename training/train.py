@@ -19,13 +19,14 @@ from classifier.calibration import expected_calibration_error, softmax
 from classifier.features import format_input
 from classifier.taxonomy import INTERNATIONAL_LEVELS, LABELS
 from training.baselines import tfidf_logreg, zero_shot_similarity
-from training.evaluate import classification_metrics, confusion_png, confusion_text
+from training.evaluate import classification_metrics, confusion_png, confusion_text, evidence_faithfulness
 from training.finetune import FinetuneConfig, Progress, finetune
 from training.registry import ModelRegistry
 
 __all__ = ["PROMOTION_TOLERANCE", "TrainResult", "columns", "train_version"]
 
 PROMOTION_TOLERANCE = 0.005
+EXPLANATION_SAMPLE = 60
 Extractor = Callable[[list[str]], list[list]]
 
 
@@ -71,6 +72,8 @@ def _aspect_scores(model, texts: list[str], testbed: list[bool], international: 
 
 def _model_card(version: str, metrics: dict, config: FinetuneConfig) -> str:
     test = metrics["test"]
+    ex = {"documents": 0, **metrics["explanation"]}
+    nan = float("nan")
     rows = "\n".join(
         f"| {name} | {m['macro_f1']:.3f} | {m['accuracy']:.3f} |" for name, m in metrics["comparison"].items()
     )
@@ -122,6 +125,11 @@ Test-bed accuracy {test.get("testbed_accuracy", float("nan")):.3f}, internationa
 {confusion_text(test["confusion"])}
 ```
 
+Evidence (sentence occlusion) on {ex["documents"]} test documents: removing the top evidence
+sentence lowers the predicted model's probability by {ex.get("mean_drop_top_evidence", nan):.3f} on average,
+removing a random other sentence by {ex.get("mean_drop_random_sentence", nan):.3f} (the top drop is at least
+as large in {ex.get("share_top_drop_greater_or_equal", nan):.0%} of them).
+
 ## Known limits
 - Trained on documents written for this project; real documents are longer and vaguer, and the
   figures above overstate accuracy on them.
@@ -166,6 +174,7 @@ def train_version(
         comparison["TF-IDF + logistic regression"] = {k: tfidf_metrics[k] for k in ("macro_f1", "accuracy")}
         comparison["zero-shot MiniLM similarity"] = {k: zero[k] for k in ("macro_f1", "accuracy")}
     val_probs = softmax(run.validation_scores, model.settings.temperature)
+    faithfulness = evidence_faithfulness(model, test["text"][:EXPLANATION_SAMPLE], config.seed)
     metrics = {
         "version": version,
         "data": {name: len(splits[name]["text"]) for name in splits},
@@ -180,6 +189,7 @@ def train_version(
             "validation_ece_after": expected_calibration_error(val_probs, np.asarray(splits["validation"]["label"])),
         },
         "test": metrics_test,
+        "explanation": faithfulness,
         "comparison": comparison,
         "labels": list(LABELS),
         "international_levels": list(INTERNATIONAL_LEVELS),

@@ -39,3 +39,13 @@ def test_int8_model_agrees_with_fp32_on_most_documents(tiny_model_dir, corpus, s
     fp32 = [o.label for o in PartnershipModel.load(tiny_model_dir).predict(texts)]
     int8 = [o.label for o in PartnershipModel.load(tiny_model_dir, int8=True).predict(texts)]
     assert np.mean(np.array(fp32) == np.array(int8)) >= 0.8
+
+
+def test_evidence_faithfulness_is_measured_on_real_predictions(tiny_model_dir, corpus, splits):
+    from training.evaluate import evidence_faithfulness
+
+    texts, _ = _held_out(corpus, splits, per_label=2)
+    result = evidence_faithfulness(PartnershipModel.load(tiny_model_dir), texts)
+    assert result["documents"] >= 8
+    assert result["mean_drop_top_evidence"] >= result["mean_drop_random_sentence"]
+    assert result["share_top_drop_greater_or_equal"] >= 0.8
