@@ -172,13 +172,45 @@ def evaluate(
     data: Annotated[Path | None, typer.Option(help="A labeled .jsonl file (default: the corpus's test split).")] = None,
     model: Annotated[str | None, typer.Option(help="Model version (default: the serving one).")] = None,
     int8: Annotated[bool, typer.Option(help="Evaluate the int8-quantized model.")] = False,
+    llm: Annotated[
+        str | None, typer.Option(help="Also measure an LLM backend (local or openai) beside the model.")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="With --llm: a fixed sample of N documents (the LLM is slow).")
+    ] = None,
 ) -> None:
-    """Accuracy, macro-F1, per-class scores, confusion matrix and ECE, beside the baselines."""
-    from training.evaluate import evaluate_version
-
+    """Accuracy, macro-F1, per-class scores, confusion matrix and ECE, beside the baselines; --llm: the LLM's."""
     settings = get_settings()
-    report = evaluate_version(serving_folder(model), settings.corpus_dir, settings.splits_file, data=data, int8=int8)
-    print(report)
+    if llm is None:
+        if limit is not None:
+            raise typer.BadParameter("--limit applies to --llm only")
+        from training.evaluate import evaluate_version
+
+        folder = serving_folder(model)
+        print(evaluate_version(folder, settings.corpus_dir, settings.splits_file, data=data, int8=int8))
+        return
+    from classifier.llm import Adviser, BackendError
+    from training.evaluate_llm import evaluate_llm
+
+    try:
+        adviser = Adviser.from_settings(settings, backend=llm)
+    except (BackendError, ValueError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}")]
+    with Progress(*columns, TimeElapsedColumn(), TimeRemainingColumn(), console=console) as bar:
+        task = bar.add_task(f"LLM {llm}", total=None)
+        result = evaluate_llm(
+            adviser,
+            settings.corpus_dir,
+            settings.splits_file,
+            folder=serving_folder(model),
+            data=data,
+            limit=limit,
+            int8=int8,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    print(result["report"])
 
 
 @models_app.command("list")
