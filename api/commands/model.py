@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from api.jobs.bulk import write_csv_rows
 from api.settings import get_settings
 
 console = Console(stderr=True)
@@ -95,26 +95,7 @@ def _write(predictions: list[dict], output: Path | None, fmt: str) -> None:
             for p in predictions:
                 out.write(json.dumps(p, ensure_ascii=False) + "\n")
         elif fmt == "csv":
-            fields = [
-                "id",
-                "label",
-                "label_name",
-                "confidence",
-                "needs_review",
-                "testbed",
-                "international",
-                "model_version",
-            ]
-            fields += [f"p_{label}" for label in "ABCDE"] + ["stakeholders", "evidence"]
-            writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
-            writer.writeheader()
-            for p in predictions:
-                row = dict(p, **{f"p_{k}": v for k, v in p["probabilities"].items()})
-                row["stakeholders"] = "; ".join(
-                    f"{s.get('name', s.get('text'))} ({s.get('type')}, {s.get('role')})" for s in p["stakeholders"]
-                )
-                row["evidence"] = " | ".join(e["sentence"] for e in p["evidence"])
-                writer.writerow(row)
+            write_csv_rows(out, predictions)
         else:
             table = Table(show_lines=False)
             for column in ("id", "label", "confidence", "review", "stakeholders"):

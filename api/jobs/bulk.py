@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 from api.inputs import InputError, iter_documents
 from classifier.documents import SourceDocument
@@ -235,19 +236,27 @@ def run_bulk(
     return BulkResult(output, classified, len(state.errors), already, time.perf_counter() - started, files)
 
 
+def write_csv_rows(handle: IO[str], predictions: Iterable[dict]) -> None:
+    """The predictions as CSV rows, one per document (stakeholders and evidence flattened).
+
+    Shared by ``partnership bulk`` and ``partnership classify --format csv`` so both write one layout.
+    """
+    writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    for p in predictions:
+        row = dict(p, **{f"p_{k}": v for k, v in p["probabilities"].items()})
+        row["stakeholders"] = "; ".join(
+            f"{s.get('name', s.get('text'))} ({s.get('type')}, {s.get('role')})" for s in p.get("stakeholders", [])
+        )
+        row["evidence"] = " | ".join(e["sentence"] for e in p.get("evidence", []))
+        writer.writerow(row)
+
+
 def write_csv(predictions: list[dict], path: Path) -> None:
-    """The predictions as CSV, one row per document (stakeholders and evidence flattened)."""
+    """The predictions as a CSV file, written atomically."""
     tmp = path.with_suffix(".tmp")
     with tmp.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        for p in predictions:
-            row = dict(p, **{f"p_{k}": v for k, v in p["probabilities"].items()})
-            row["stakeholders"] = "; ".join(
-                f"{s.get('name', s.get('text'))} ({s.get('type')}, {s.get('role')})" for s in p.get("stakeholders", [])
-            )
-            row["evidence"] = " | ".join(e["sentence"] for e in p.get("evidence", []))
-            writer.writerow(row)
+        write_csv_rows(handle, predictions)
     os.replace(tmp, path)
 
 

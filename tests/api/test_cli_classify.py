@@ -1,5 +1,6 @@
 """`partnership classify` on mixed inputs: the good ones are classified, the bad ones reported."""
 
+import csv
 import json
 
 from typer.testing import CliRunner
@@ -31,6 +32,26 @@ def test_classify_skips_unreadable_inputs_and_classifies_the_rest(tmp_path, monk
     assert sorted(r["id"] for r in rows) == sorted(["one", corpus[1].id, corpus[2].id])
     assert all(r["label"] in "ABCDE" and r["model_version"] == "tiny" for r in rows)
     assert "broken.pdf" in result.output and "corrupt PDF" in result.output
+
+
+def test_classify_writes_the_bulk_csv_layout(tmp_path, monkeypatch, tiny_model_dir, corpus):
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "tiny").symlink_to(tiny_model_dir, target_is_directory=True)
+    ModelRegistry(models).promote("tiny")
+    monkeypatch.setenv("PARTNERSHIP_MODELS_DIR", str(models))
+    get_settings.cache_clear()
+    (tmp_path / "a.txt").write_text(corpus[0].text)
+    out = tmp_path / "out.csv"
+    args = ["classify", str(tmp_path / "a.txt"), "-o", str(out), "--format", "csv", "--no-extract", "--no-explain"]
+    result = CliRunner().invoke(app, args)
+    get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    with out.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["id"] for r in rows] == ["a"] and rows[0]["label"] in "ABCDE"
+    assert abs(sum(float(rows[0][f"p_{k}"]) for k in "ABCDE") - 1) < 1e-4
+    assert {"city", "country", "model_version", "stakeholders", "evidence"} <= set(rows[0])
 
 
 def test_classify_without_a_model_says_what_to_do(tmp_path, monkeypatch):
