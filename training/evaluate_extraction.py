@@ -36,8 +36,10 @@ __all__ = [
     "ExtractionReport",
     "MatchedPair",
     "evaluate_predictions",
+    "fit_weights",
     "format_report",
     "match_document",
+    "match_key",
     "run_evaluation",
 ]
 
@@ -125,12 +127,32 @@ class ExtractionReport(BaseModel):
         }
 
 
+# A count or quantity before a generic actor is part of its span but not of its name: "900 students" and
+# "students" name one party (data/GUIDELINES.md 4.1 d).
+_COUNTS = {
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "fifteen",
+    "twenty", "thirty", "forty", "fifty", "hundred", "several", "many", "some", "all", "dozens", "hundreds",
+    "thousands", "around", "about", "over", "nearly", "almost", "roughly", "more", "than", "up", "to",
+}  # fmt: skip
+
+
+def match_key(text: str) -> str:
+    """The name as the evaluation compares it: ``normalize_name`` without a leading count ("two banks" -> "banks")."""
+    words = normalize_name(text).split()
+    i = 0
+    while i < len(words) - 1 and (words[i] in _COUNTS or words[i].isdigit()):
+        i += 1
+        if i < len(words) - 1 and words[i] == "member":  # "a 20-member panel"
+            i += 1
+    return " ".join(words[i:])
+
+
 def _names(predicted: Any) -> tuple[str, list[str]]:
-    """The normalized name and the normalized mention texts of a prediction (model or dict)."""
+    """The matching key of a prediction's name and of its mention texts (model or dict)."""
     data = predicted.model_dump() if hasattr(predicted, "model_dump") else dict(predicted)
-    name = normalize_name(data["name"])
-    others = [normalize_name(m["text"]) for m in data.get("mentions", [])]
-    others += [normalize_name(a) for a in data.get("aliases", [])]
+    name = match_key(data["name"])
+    others = [match_key(m["text"]) for m in data.get("mentions", [])]
+    others += [match_key(a) for a in data.get("aliases", [])]
     return name, others
 
 
@@ -144,7 +166,7 @@ def match_document(gold: Sequence[SpanAnnotation], predicted: Sequence[Any]) -> 
         for gi, g in enumerate(gold):
             if gi in used_gold:
                 continue
-            key = normalize_name(g.text)
+            key = match_key(g.text)
             for pi, (name, others) in enumerate(pnames):
                 if pi in used_pred:
                     continue
@@ -258,13 +280,154 @@ def run_evaluation(
     corpus_dir: Path = CORPUS_DIR,
     splits_file: Path = SPLITS_FILE,
     extractor: Callable[[list[str]], list[list[Any]]] | None = None,
+    limit: int = 0,
 ) -> ExtractionReport:
-    """Extract stakeholders from one split's annotated documents and score them."""
+    """Extract stakeholders from one split's annotated documents (the first ``limit`` if set) and score them."""
     records = split_records(split, corpus_dir, splits_file)
+    if limit:
+        records = records[:limit]
     if extractor is None:
         from classifier.extraction import extract as extractor
     predictions = extractor([r.text for r in records])
     return evaluate_predictions(records, predictions, where=f"the {split} split")
+
+
+# Name words seen fewer times than this among the train split's matched parties get no weight of their own.
+MIN_WORD_COUNT = 5
+PARTY_C = 0.3
+ROLE_C = 0.3
+
+
+def _parsed(nlp: Any, records: Sequence[CorpusRecord]) -> list[Any]:
+    """Parse once without the component: fitting runs the component several times on the same Docs."""
+    with nlp.select_pipes(disable=["stakeholder_roles"]):
+        return list(nlp.pipe((r.text for r in records), batch_size=32))
+
+
+def _collect(component: Any, docs: Sequence[Any], mode: str) -> list[tuple[list[Any], list[dict[str, float]]]]:
+    """Per document: the stakeholders reported and the features collected for each (in the same order)."""
+    out = []
+    for doc in docs:
+        component.collect_mode, component.collected = mode, []
+        component(doc)
+        feats = [f for kind, _, f in component.collected if kind == mode]
+        found = list(doc._.stakeholders or [])
+        if len(feats) != len(found):
+            raise RuntimeError(f"collected {len(feats)} feature sets for {len(found)} stakeholders")
+        out.append((found, feats))
+    component.collect_mode, component.collected = None, []
+    return out
+
+
+def _party_rows(records: Sequence[CorpusRecord], collected: list) -> tuple[list[dict[str, float]], list[int], int]:
+    """Features and labels (1: the party matches a gold stakeholder) of every candidate party, and the gold count."""
+    rows, labels, gold = [], [], 0
+    for record, (found, feats) in zip(records, collected, strict=True):
+        matched = {pi for _, pi in match_document(record.stakeholders, found)}
+        gold += len(record.stakeholders)
+        rows += feats
+        labels += [int(i in matched) for i in range(len(found))]
+    return rows, labels, gold
+
+
+def _fit(rows: list[dict[str, float]], labels: list[Any], c: float, classes: Sequence[str]) -> Any:
+    from sklearn.feature_extraction import DictVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from classifier.extraction.scoring import LinearModel
+
+    vec = DictVectorizer()
+    x = vec.fit_transform(rows)
+    model = LogisticRegression(C=c, max_iter=5000).fit(x, labels)
+    names = vec.get_feature_names_out()
+    fitted = [str(k) for k in model.classes_]
+    if len(fitted) == 2 and len(classes) == 2:  # binary: sklearn keeps one row for the second class
+        coef = [[0.0] * len(names), list(model.coef_[0])]
+        bias = [0.0, float(model.intercept_[0])]
+    else:
+        coef, bias = [list(row) for row in model.coef_], [float(b) for b in model.intercept_]
+    order = [fitted.index(k) for k in classes if k in fitted]
+    weights = {
+        str(n): tuple(round(float(coef[k][j]), 4) for k in order)
+        for j, n in enumerate(names)
+        if any(abs(coef[k][j]) >= 1e-4 for k in order)
+    }
+    return LinearModel(tuple(k for k in classes if k in fitted), weights, tuple(round(bias[k], 4) for k in order))
+
+
+def _best_threshold(probs: list[float], labels: list[int], gold: int) -> tuple[float, float]:
+    """The keep threshold with the best F1 (matched parties approximated by the labels of the kept ones)."""
+    best = (0.0, 0.5)
+    for t in [i / 100 for i in range(10, 91)]:
+        kept = [y for p, y in zip(probs, labels, strict=True) if p >= t]
+        tp = sum(kept)
+        if not kept or not tp:
+            continue
+        precision, recall = tp / len(kept), tp / gold
+        f1 = 2 * precision * recall / (precision + recall)
+        best = max(best, (f1, t))
+    return best[1], best[0]
+
+
+def fit_weights(
+    *, corpus_dir: Path = CORPUS_DIR, splits_file: Path = SPLITS_FILE, out: Path | None = None
+) -> tuple[Any, ExtractionReport]:
+    """Fit the party and role weights on the train split, pick the keep threshold on validation, save them.
+
+    The test split is not read. Returns the weights and the validation report with them in place.
+    """
+    import json
+
+    from classifier.extraction import load_extractor
+    from classifier.extraction.scoring import WEIGHTS_FILE, Weights
+
+    nlp = load_extractor()
+    component = nlp.get_pipe("stakeholder_roles")
+    saved = component.weights
+    train = split_records("train", corpus_dir, splits_file)
+    validation = split_records("validation", corpus_dir, splits_file)
+    train_docs, val_docs = _parsed(nlp, train), _parsed(nlp, validation)
+    try:
+        component.weights = None
+        rows, labels, _ = _party_rows(train, _collect(component, train_docs, "party"))
+        party = _fit(rows, [("drop", "keep")[y] for y in labels], PARTY_C, ("drop", "keep"))
+        vrows, vlabels, vgold = _party_rows(validation, _collect(component, val_docs, "party"))
+        threshold, _ = _best_threshold([party.probabilities(f)["keep"] for f in vrows], vlabels, vgold)
+        # role weights on the parties the party weights keep, as at run time (the role model's first draft is the rules)
+        component.weights = Weights(party=party, role=_rules_only(), threshold=threshold)
+        role_rows, role_labels = [], []
+        for record, (found, feats) in zip(train, _collect(component, train_docs, "role"), strict=True):
+            for gi, pi in match_document(record.stakeholders, found):
+                role_rows.append(feats[pi])
+                role_labels.append(record.stakeholders[gi].role)
+        words = Counter(k for r in role_rows for k in r if k.startswith(("w:", "head:")))
+        role_rows = [{k: v for k, v in r.items() if not k.startswith(("w:", "head:")) or words[k] >= MIN_WORD_COUNT}
+                     for r in role_rows]  # fmt: skip
+        role = _fit(role_rows, role_labels, ROLE_C, ROLES)
+        weights = Weights(
+            party=party,
+            role=role,
+            threshold=threshold,
+            note=f"fitted on the train split ({len(train)} documents); keep threshold chosen on validation "
+            f"({len(validation)} documents); C={PARTY_C}/{ROLE_C}, name words seen >= {MIN_WORD_COUNT} times",
+        )
+        component.weights = weights
+        for doc in val_docs:
+            component(doc)
+        report = evaluate_predictions(validation, [d._.stakeholders for d in val_docs], where="the validation split")
+    finally:
+        component.weights = saved  # the process's shared pipeline keeps the weights it loaded
+    target = out or WEIGHTS_FILE
+    data = {"note": weights.note, "threshold": threshold, "party": party.to_dict(), "role": role.to_dict()}
+    target.write_text(json.dumps(data, indent=0, sort_keys=True) + "\n", encoding="utf-8")
+    return weights, report
+
+
+def _rules_only() -> Any:
+    """A role model that knows no feature: every party keeps the role the votes gave it (ties to the votes)."""
+    from classifier.extraction.scoring import LinearModel
+
+    return LinearModel(tuple(ROLES), {}, tuple(0.0 for _ in ROLES))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -273,8 +436,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--corpus", type=Path, default=CORPUS_DIR)
     parser.add_argument("--splits-file", type=Path, default=SPLITS_FILE)
     parser.add_argument("--examples", type=int, default=0, help="Also list this many misses and spurious ones.")
+    parser.add_argument("--limit", type=int, default=0, help="Only the first N documents of the split (0: all).")
+    parser.add_argument(
+        "--fit", action="store_true", help="Fit the learned weights on train, tune on validation, save them."
+    )
     args = parser.parse_args(argv)
-    report = run_evaluation(args.split, corpus_dir=args.corpus, splits_file=args.splits_file)
+    if args.fit:
+        weights, report = fit_weights(corpus_dir=args.corpus, splits_file=args.splits_file)
+        print(f"weights saved; keep threshold {weights.threshold:.2f}")
+        print(format_report(report, examples=args.examples))
+        return
+    report = run_evaluation(args.split, corpus_dir=args.corpus, splits_file=args.splits_file, limit=args.limit)
     print(format_report(report, examples=args.examples))
 
 

@@ -26,7 +26,19 @@ _LEGAL_FORMS = {
     "ltd", "limited", "plc", "inc", "llc", "gmbh", "ag", "sa", "sarl", "sas", "spa", "bv", "nv", "pty", "pvt",
     "co", "corp", "cc", "kg", "oy", "ab", "pte", "sdn", "bhd", "srl", "s r l", "lp", "llp", "jsc", "pjsc", "rf",
     "kft", "s a", "s a s", "a s", "sro", "s r o", "ltda", "se", "doo", "d o o", "as", "asa", "oyj", "spol",
+    "pcl", "wll", "sae", "sal", "ead", "ood", "dd", "sem", "eirl", "tbk", "kk", "nl", "sl", "slu",
 }  # fmt: skip
+_LEGAL_SEQUENCES = sorted(
+    {
+        ("s", "a", "de", "c", "v"), ("sa", "de", "cv"), ("s", "a", "p", "i", "de", "c", "v"), ("sp", "z", "o", "o"),
+        ("s", "a", "s"), ("s", "r", "l"), ("s", "r", "o"), ("d", "o", "o"), ("w", "l", "l"), ("s", "a", "e"),
+        ("s", "a", "u"), ("s", "l", "u"), ("s", "p", "a"), ("s", "a"), ("a", "s"), ("d", "d"), ("s", "l"),
+        ("s", "e", "m"), ("b", "v"), ("n", "v"), ("a", "g"), ("k", "s", "c", "c"), ("pty", "ltd"), ("pvt", "ltd"),
+        ("private", "limited"), ("sdn", "bhd"), ("co", "ltd"), ("rf", "pty", "ltd"),
+    },
+    key=len,
+    reverse=True,
+)  # fmt: skip
 _ACRONYM_STOP = {"of", "and", "the", "for", "de", "du", "des", "la", "le", "&", "in", "on", "at", "to", "d"}
 _MUNICIPAL = {
     "city", "council", "municipal", "municipality", "county", "commune", "town", "assembly", "metropolitan",
@@ -55,8 +67,16 @@ def normalize_name(text: str) -> str:
     words = text.split()
     while words and words[0] in _ARTICLES:
         words = words[1:]
-    while len(words) > 1 and words[-1] in _LEGAL_FORMS:
-        words = words[:-1]
+    changed = True
+    while changed and len(words) > 1:
+        changed = False
+        if words[-1] in _LEGAL_FORMS:
+            words, changed = words[:-1], True
+            continue
+        for seq in _LEGAL_SEQUENCES:  # "S.A. de C.V.", "sp. z o.o.", "W.L.L.": forms written with dots
+            if len(words) > len(seq) and tuple(words[-len(seq) :]) == seq:
+                words, changed = words[: -len(seq)], True
+                break
     return " ".join(words)
 
 

@@ -18,11 +18,17 @@ Settings (``default_config``):
   as not English and gets no stakeholders (and a note in ``Doc._.stakeholder_note``).
 - ``max_stakeholders``: keep at most this many parties per document (most mentioned first when cut).
 - ``default_roles``: the role of a party when no cue speaks for any, per type.
-- ``filter_generic``: keep only the mentions that usually are parties (see ``filters.keep_party``): named
-  organizations, counted or indefinite actors ("two banks", "a local startup"), and others that act.
+- ``filter_generic``: keep only the mentions that usually are parties: named organizations, counted or
+  indefinite actors ("two banks", "a local startup"), and others that act (``filters.keep_party``, or
+  the learned party weights when ``learned``).
+- ``learned``: decide which parties to report and their roles with the weights in ``weights.json``
+  (``scoring.py``, fitted on the train split's gold); without them, or with ``False``, the hand-set votes
+  decide.
 """
 
 from __future__ import annotations
+
+from collections import Counter
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -36,6 +42,7 @@ from classifier.extraction.roles import (
     DEFAULT_ROLE_BY_TYPE,
     RoleVotes,
     build_role_matcher,
+    context_counts,
     document_context,
     name_votes,
     near_votes,
@@ -43,6 +50,7 @@ from classifier.extraction.roles import (
 )
 from classifier.extraction.salience import MAIN_PARTY_BONUS, main_party
 from classifier.extraction.schema import Mention, Stakeholder
+from classifier.extraction.scoring import WEIGHTS_FILE, Weights, load_weights, party_features, role_features
 from classifier.extraction.typing import infer_type
 from classifier.taxonomy import ROLES, STAKEHOLDER_TYPES
 
@@ -66,6 +74,7 @@ DEFAULT_CONFIG = {
     "max_stakeholders": 60,
     "default_roles": dict(DEFAULT_ROLE_BY_TYPE),
     "filter_generic": True,
+    "learned": True,
 }
 
 
@@ -83,6 +92,7 @@ def make_stakeholder_roles(
     max_stakeholders: int,
     default_roles: dict[str, str],
     filter_generic: bool,
+    learned: bool,
 ) -> StakeholderRoles:
     """Build the component from the pipeline config (see the module docstring for the settings)."""
     return StakeholderRoles(
@@ -97,6 +107,7 @@ def make_stakeholder_roles(
         max_stakeholders=max_stakeholders,
         default_roles=default_roles,
         filter_generic=filter_generic,
+        learned=learned,
     )
 
 
@@ -117,6 +128,7 @@ class StakeholderRoles:
         max_stakeholders: int = 60,
         default_roles: dict[str, str] | None = None,
         filter_generic: bool = True,
+        learned: bool = True,
     ) -> None:
         self.name = name
         self.ner_labels = set(ner_labels or DEFAULT_CONFIG["ner_labels"])
@@ -135,6 +147,11 @@ class StakeholderRoles:
         self.intl_matcher = build_international_matcher(nlp)
         self.company_matcher = build_company_matcher(nlp)
         self.role_matcher = build_role_matcher(nlp)
+        self.weights: Weights | None = load_weights(WEIGHTS_FILE) if learned else None
+        # Fitting only (training.evaluate_extraction --fit): "party" reports every party and keeps its features
+        # in ``collected``; "role" keeps the role features of every reported party.
+        self.collect_mode: str | None = None
+        self.collected: list[tuple[str, int, dict[str, float]]] = []
 
     def __call__(self, doc: Doc) -> Doc:
         doc._.stakeholders = []
@@ -159,20 +176,32 @@ class StakeholderRoles:
         if len(parties) > self.max_stakeholders:
             keep = sorted(parties, key=lambda p: -len(p.members))[: self.max_stakeholders]
             parties = sorted(keep, key=lambda p: p.first)
-        context = document_context(doc.text)
+        counts = context_counts(doc.text)
+        context = document_context(doc.text, counts)
         votes = role_votes(doc, self.role_matcher, context)
         kept = []
         for party in parties:
             tally = self._tally(doc, party, votes)
-            if self.filter_generic and not keep_party(doc, party, tally):
-                continue
             canon = party.canonical
             stype = infer_type(doc[canon.start : canon.end], canon.label, doc[canon.head].text)
+            keep = keep_party(doc, party, tally) if self.filter_generic else True
+            if self.collect_mode == "party":
+                # fitting the party weights: report every party so that each can be matched to the gold
+                self.collected.append(("party", len(kept), party_features(doc, party, tally, stype, keep)))
+                keep = True
+            elif self.weights is not None and self.filter_generic:
+                feats = party_features(doc, party, tally, stype, keep)
+                keep = self.weights.party.probabilities(feats)["keep"] >= self.weights.threshold
+            if not keep:
+                continue
             kept.append((party, tally, stype))
         main = main_party(doc, kept, context)
+        types_in_doc = Counter(stype for _, _, stype in kept)
         doc._.stakeholders = [
-            self._stakeholder(doc, party, tally, stype, context, is_main=party is main) for party, tally, stype in kept
-        ]
+            self._stakeholder(doc, party, tally, stype, context, is_main=party is main,
+                              doc_info=(counts, i, types_in_doc))
+            for i, (party, tally, stype) in enumerate(kept)
+        ]  # fmt: skip
         return doc
 
     def _english(self, doc: Doc) -> bool:
@@ -190,7 +219,7 @@ class StakeholderRoles:
         tally = RoleVotes()
         for m in party.members:
             scale = ANAPHOR_WEIGHT if m.anaphor and len(party.members) > 1 else 1.0
-            for tok in {m.head, doc[m.start : m.end].root.i}:
+            for tok in dict.fromkeys((m.head, doc[m.start : m.end].root.i)):
                 found = votes.get(tok)
                 if found is None:
                     continue
@@ -201,10 +230,18 @@ class StakeholderRoles:
         return tally
 
     def _stakeholder(
-        self, doc: Doc, party: Party, tally: RoleVotes, stype: str, context: str = "none", is_main: bool = False
+        self,
+        doc: Doc,
+        party: Party,
+        tally: RoleVotes,
+        stype: str,
+        context: str = "none",
+        is_main: bool = False,
+        doc_info: tuple[dict[str, int], int, Counter] | None = None,
     ) -> Stakeholder:
         canon = party.canonical
         span = doc[canon.start : canon.end]
+        local = dict(tally.scores)
         name_votes(span.text, tally, canon.head)
         prior = self.default_roles[stype]
         tally.add(prior, 0.5, f"default for {stype}", canon.head)
@@ -218,12 +255,28 @@ class StakeholderRoles:
             tally.add(ctx_role, weight, f"{context} document", canon.head)
         role = max(tally.scores, key=lambda r: (tally.scores[r], r == prior))
         total = sum(tally.scores.values())
+        confidence = round(tally.scores[role] / total, 3) if total else 0.0
+        if doc_info is not None and (self.weights is not None or self.collect_mode == "role"):
+            counts, order, types_in_doc = doc_info
+            feats = role_features(
+                name=span.text, local=local, final=dict(tally.scores), cues=tally.cues, stype=stype, context=context,
+                counts=counts, is_main=is_main, source=canon.source, mentions=len(party.members), order=order,
+                types_in_doc=types_in_doc,
+            )  # fmt: skip
+            if self.collect_mode == "role":
+                self.collected.append(("role", order, feats))
+            if self.weights is not None:
+                probs = self.weights.role.probabilities(feats)
+                role = max(probs, key=lambda r: (probs[r], r == role))
+                confidence = round(probs[role], 3)
+                if not tally.cues.get(role):
+                    tally.cues[role].append("learned role weights")
         evidence_tok = doc[tally.where.get(role, canon.head)]
         if tally.best.get(role, 0) <= 0.5:
             evidence_tok = doc[canon.head]
         sent = evidence_tok.sent
         name = _mention(doc, canon.start, canon.end)
-        mentions = sorted({_mention(doc, m.start, m.end) for m in party.members}, key=lambda m: m.start)
+        mentions = sorted({_mention(doc, m.start, m.end) for m in party.members}, key=lambda m: (m.start, m.end))
         aliases = []
         for m in mentions:
             if m.text != name.text and m.text not in aliases:
@@ -237,7 +290,7 @@ class StakeholderRoles:
             evidence=sent.text.strip(),
             evidence_start=sent.start_char,
             evidence_end=sent.end_char,
-            role_confidence=round(tally.scores[role] / total, 3) if total else 0.0,
+            role_confidence=confidence,
             role_cues=list(dict.fromkeys(tally.cues[role]))[:6],
             source="pattern" if canon.source == "pattern" and not canon.named else "ner",
             aliases=aliases,

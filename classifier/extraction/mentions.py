@@ -20,6 +20,8 @@ from classifier.extraction.patterns import (
     ACTOR_HEADS,
     ANAPHOR_HEADS,
     CIVIL_HEADS,
+    COMPANY_FORMS,
+    COMPANY_FORMS_UPPER,
     FOREIGN_HEADS,
     GOV_HEADS,
     GOV_NAME_WORDS,
@@ -251,10 +253,91 @@ def _ner_candidates(doc: Doc, labels: set[str], gpe_requires_role: bool) -> list
         if ent.label_ not in labels:
             continue
         for seg_start, seg_end in _segments(ent):
-            cand = _ner_candidate(doc, ent.label_, seg_start, seg_end, gpe_requires_role)
-            if cand is not None:
-                out.append(cand)
+            for part_start, part_end in _split_coordination(doc, seg_start, seg_end):
+                cand = _ner_candidate(doc, ent.label_, part_start, part_end, gpe_requires_role)
+                if cand is not None:
+                    out.append(cand)
     return out
+
+
+# Last words that close an organization's name, so that "X Corporation and Prairie Thermal Partners" is two.
+_CLOSING_HEADS = {
+    "corporation", "government", "council", "municipality", "university", "authority", "agency", "company",
+    "bank", "trust", "foundation", "association", "ministry", "institute", "commission", "county", "group",
+    "administration", "utility", "board", "fund", "cooperative", "federation", "partners",
+}  # fmt: skip
+_LEGAL_LAST = {f.lower() for f in COMPANY_FORMS | COMPANY_FORMS_UPPER} | {"ltd", "inc", "plc", "llc", "ag", "sa", "as"}
+
+
+def _split_coordination(doc: Doc, start: int, end: int) -> list[tuple[int, int]]:
+    """NER runs two names joined by "and" together; cut where the left one is closed by an organization
+    head or a legal form and a capitalised name follows. A comma list ("Ministry of Land, Transport and
+    Tourism") or a bare place before "and" ("Cancún and Puerto Morelos Hotel Association") stays one."""
+    for i in range(start + 1, end - 1):
+        tok = doc[i]
+        if tok.lower_ != "and":
+            continue
+        left, right = doc[start:i], doc[i + 1 : end]
+        if any(t.text == "," for t in left) or not (right[0].is_title or right[0].is_upper):
+            continue
+        if left[-1].lower_.rstrip(".") in _CLOSING_HEADS | _LEGAL_LAST:
+            return [(start, i)] + _split_coordination(doc, i + 1, end)
+    return [(start, end)]
+
+
+# Owners that refer back ("the Council's Public Safety Committee"): the unit is the party named.
+_ANAPHORIC_OWNERS = {"council", "city", "corporation", "municipality", "ministry", "company", "county", "government",
+                     "department", "authority", "university", "commune", "district", "state", "town"}  # fmt: skip
+_UNIT_HEADS = {"department", "office", "division", "committee", "unit", "directorate", "bureau", "service", "services",
+               "agency", "secretariat", "commission", "board", "team", "centre", "center"}  # fmt: skip
+
+
+_PORTFOLIO_HEADS = {"ministry", "department", "office", "secretariat", "directorate", "commission", "committee",
+                    "bureau", "agency", "council", "board", "division", "ministerio", "secretaría"}  # fmt: skip
+
+
+def _extend_portfolio(doc: Doc, start: int, end: int) -> int:
+    """ "Ministry of Education" + ", Youth and Sport": NER stops at the comma of a list of portfolios."""
+    words = [t.lower_ for t in doc[start:end]]
+    if "of" not in words or not _PORTFOLIO_HEADS & set(words[: words.index("of")]):
+        return end
+    j, closed = end, end
+    while j < len(doc) and doc[j].text in (",", "and", "&") and j + 1 < len(doc):
+        k = j + 1
+        while k < len(doc) and k - j <= 4 and (doc[k].is_title or doc[k].lower_ in ("and", "of")) and not (
+            doc[k].lower_ in ACTOR_HEADS or doc[k].ent_type_ in ("GPE", "PERSON") or doc[k].tag_ == "POS"
+        ):  # fmt: skip
+            if doc[k].lower_ == "and" and not (k + 1 < len(doc) and doc[k + 1].is_title):
+                break
+            k += 1
+        if k == j + 1 or doc[k - 1].lower_ in ("and", "of"):
+            break
+        if doc[j].text != ",":
+            closed = k  # a list of portfolios ends with "and X"
+            break
+        if any(t.lower_ == "and" for t in doc[j + 1 : k]):
+            closed = k
+            break
+        j = k
+    return closed
+
+
+def _fix_ner_start(doc: Doc, start: int, end: int) -> int:
+    """Drop what NER puts before a name: a descriptor in lower case ("software firm Mangue Labs", "national
+    Agency for ...") and an owner that only refers back ("Council's Public Safety Committee")."""
+    while (
+        end - start > 1
+        and doc[start].is_lower
+        and doc[start].is_alpha
+        and doc[start].tag_ in ("JJ", "NN", "NNS", "VBN", "NNP")
+        and (doc[start + 1].is_title or doc[start + 1].is_upper or doc[start + 1].is_lower and start + 2 < end
+             and doc[start + 1].tag_ in ("JJ", "NN", "NNS") and (doc[start + 2].is_title or doc[start + 2].is_upper))
+    ):  # fmt: skip
+        start += 1
+    if end - start > 3 and doc[start + 1].tag_ == "POS" and doc[start].lower_ in _ANAPHORIC_OWNERS:
+        if doc[end - 1].lower_ in _UNIT_HEADS or any(t.lower_ in _UNIT_HEADS for t in doc[start + 2 : end]):
+            start += 2
+    return start
 
 
 def _ner_candidate(doc: Doc, label: str, start: int, end: int, gpe_requires_role: bool) -> Candidate | None:
@@ -273,9 +356,11 @@ def _ner_candidate(doc: Doc, label: str, start: int, end: int, gpe_requires_role
     # "the Incheon Metropolitan City" + "government"
     while end < len(doc) and doc[end].lower_ in GOV_SUFFIXES and doc[end].tag_ in ("NN", "NNP"):
         end += 1
+    end = _extend_portfolio(doc, start, end)
     start, end = _trim(doc, start, end)
     if start >= end:
         return None
+    start = _fix_ner_start(doc, start, end)
     span = doc[start:end]
     last = span[-1].lower_
     if any(t.like_num or t.ent_type_ in ("TIME", "MONEY", "DATE", "PERCENT") for t in span):
@@ -356,6 +441,8 @@ def _generic_candidates(doc: Doc, matcher: Matcher) -> list[Candidate]:
         det = doc[start - 1].lower_ if start > 0 else ""
         raw_first = doc[start].lower_
         start, end = _trim(doc, start, end)
+        if start < end and head.is_title and not doc[start].is_title and is_named(doc[start:end]):
+            start = _fix_ner_start(doc, start, end)  # "software firm Mangue Labs": the name, not its description
         if start >= end or not (start <= head.i < end):
             continue
         span = doc[start:end]

