@@ -15,6 +15,7 @@ import json
 import stat
 import sys
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -47,11 +48,16 @@ def _record(row: dict, source: str, number: int, base: Path | None) -> SourceDoc
     text, path = row.get("text"), row.get("path")
     where = f"{source}:{number}"
     try:
-        if text is not None and str(text).strip():
-            return SourceDocument(doc_id, clean_text(str(text)), where, "text", _meta(row))
+        cleaned = clean_text(str(text)) if text is not None else ""
+        if cleaned:  # checked after cleaning: text of control characters only is no text (it was kept as "")
+            return SourceDocument(doc_id, cleaned, where, "text", _meta(row))
+        if path and base is None:
+            return InputError(doc_id, where, "a 'path' column is not accepted here: give the document's text")
         if path and base is not None:
             target = Path(str(path))
             target = target if target.is_absolute() else base / target
+            if target.stat().st_size > MAX_BYTES:  # refused before it is read into memory
+                raise DocumentError(f"file is {target.stat().st_size / 1e6:.1f} MB, above the limit")
             data = target.read_bytes()
             return read_bytes(data, str(target), doc_id=doc_id, metadata=_meta(row))
         return InputError(doc_id, where, "no text (and no readable path)")
@@ -59,6 +65,8 @@ def _record(row: dict, source: str, number: int, base: Path | None) -> SourceDoc
         return InputError(doc_id, where, str(exc))
     except OSError as exc:
         return InputError(doc_id, where, f"cannot read {path}: {exc.strerror}")
+    except ValueError as exc:  # a path with a NUL byte
+        return InputError(doc_id, where, f"cannot read {path!r}: {exc}")
 
 
 def _decode_table(data: bytes) -> str:
@@ -72,13 +80,22 @@ def iter_table(data: bytes, source: str, base: Path | None = None) -> Iterator[S
     """Rows of a ``.jsonl`` or ``.csv`` table with ``id`` and ``text`` (or ``path``), ``city``, ``country``."""
     content = _decode_table(data)
     if source.lower().endswith(".jsonl"):
-        for number, line in enumerate(content.splitlines(), 1):
+        # split("\n"), not splitlines(): JSON strings may hold a raw U+2028, U+0085 or \x1c, which splitlines()
+        # took for line ends, cutting one valid row into two invalid ones.
+        for number, line in enumerate(content.split("\n"), 1):
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
                 if not isinstance(row, dict):
                     raise ValueError("not a JSON object")
+            except RecursionError:
+                yield InputError(
+                    f"{PurePosixPath(source).stem}-{number}",
+                    f"{source}:{number}",
+                    "invalid JSON line: nested too deeply",
+                )
+                continue
             except ValueError as exc:
                 yield InputError(
                     f"{PurePosixPath(source).stem}-{number}", f"{source}:{number}", f"invalid JSON line: {exc}"
@@ -90,8 +107,12 @@ def iter_table(data: bytes, source: str, base: Path | None = None) -> Iterator[S
     if not reader.fieldnames or not ({"text", "path"} & {(f or "").strip().lower() for f in reader.fieldnames}):
         yield InputError(PurePosixPath(source).stem, source, "CSV needs a header with a 'text' or 'path' column")
         return
-    for number, row in enumerate(reader, 2):
-        yield _record({(k or "").strip().lower(): v for k, v in row.items()}, source, number, base)
+    number = 1
+    try:
+        for number, row in enumerate(reader, 2):
+            yield _record({(k or "").strip().lower(): v for k, v in row.items()}, source, number, base)
+    except csv.Error as exc:  # e.g. a field over the size limit: the rest of the table is reported, not raised
+        yield InputError(f"{PurePosixPath(source).stem}-{number + 1}", f"{source}:{number + 1}", f"invalid CSV: {exc}")
 
 
 def _city_of(relative: PurePosixPath) -> dict[str, str]:
@@ -102,7 +123,7 @@ def iter_zip(path: Path, max_bytes: int = MAX_BYTES) -> Iterator[SourceDocument 
     """Entries of a ZIP, read in memory (never extracted): unsafe or oversized entries are reported."""
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
         yield InputError(path.stem, str(path), f"not a readable ZIP: {exc}")
         return
     with archive:
@@ -113,7 +134,7 @@ def iter_zip(path: Path, max_bytes: int = MAX_BYTES) -> Iterator[SourceDocument 
         for info in sorted(infos, key=lambda i: i.filename):
             name = PurePosixPath(info.filename.replace("\\", "/"))
             source = f"{path}!{info.filename}"
-            doc_id = name.with_suffix("").as_posix()
+            doc_id = name.as_posix()[: len(name.as_posix()) - len(name.suffix)] or info.filename  # "." has no stem
             suffix = name.suffix.lower()
             if name.is_absolute() or ".." in name.parts:
                 yield InputError(doc_id, source, "unsafe path in ZIP (absolute or '..'): refused")
@@ -123,15 +144,31 @@ def iter_zip(path: Path, max_bytes: int = MAX_BYTES) -> Iterator[SourceDocument 
                 yield InputError(doc_id, source, "nested ZIP: not supported, unpack it first")
             elif info.file_size > max_bytes:
                 yield InputError(doc_id, source, f"entry expands to {info.file_size / 1e6:.1f} MB, above the limit")
-            elif suffix in TABLE_SUFFIXES:
-                yield from iter_table(archive.read(info), source)
-            elif suffix in SUPPORTED_SUFFIXES:
+            elif info.compress_size > max_bytes:  # zipfile would allocate a buffer of this size to read it
+                yield InputError(doc_id, source, f"entry claims {info.compress_size / 1e6:.1f} MB compressed: refused")
+            elif info.flag_bits & 0x1:
+                yield InputError(doc_id, source, "encrypted ZIP entry: remove the password and submit it again")
+            elif suffix in TABLE_SUFFIXES or suffix in SUPPORTED_SUFFIXES:
                 try:
-                    yield read_bytes(archive.read(info), source, doc_id=doc_id, metadata=_city_of(name))
+                    data = archive.read(info)
+                except (
+                    zipfile.BadZipFile,
+                    OSError,
+                    EOFError,
+                    RuntimeError,
+                    NotImplementedError,
+                    ValueError,
+                    zlib.error,
+                ) as exc:
+                    yield InputError(doc_id, source, f"corrupt ZIP entry: {exc}")
+                    continue
+                if suffix in TABLE_SUFFIXES:
+                    yield from iter_table(data, source)
+                    continue
+                try:
+                    yield read_bytes(data, source, doc_id=doc_id, metadata=_city_of(name))
                 except DocumentError as exc:
                     yield InputError(doc_id, source, str(exc))
-                except (zipfile.BadZipFile, OSError, EOFError) as exc:
-                    yield InputError(doc_id, source, f"corrupt ZIP entry: {exc}")
             else:
                 yield InputError(doc_id, source, f"unsupported file type {suffix or '(none)'}")
 
@@ -150,17 +187,21 @@ def _one_file(path: Path, doc_id: str, metadata: dict[str, str]) -> Iterator[Sou
         yield InputError(doc_id, str(path), f"cannot read: {exc.strerror}")
 
 
-def _table_file(path: Path) -> Iterator[SourceDocument | InputError]:
+def _table_file(path: Path, local_paths: bool) -> Iterator[SourceDocument | InputError]:
     try:
         data = path.read_bytes()
     except OSError as exc:
         yield InputError(path.stem, str(path), f"cannot read: {exc.strerror}")
         return
-    yield from iter_table(data, str(path), path.parent)
+    yield from iter_table(data, str(path), path.parent if local_paths else None)
 
 
-def iter_documents(inputs: Iterable[str]) -> Iterator[SourceDocument | InputError]:
-    """Every document named by ``inputs``: files, folders (recursive), ZIPs, .jsonl/.csv tables, ``-`` (stdin)."""
+def iter_documents(inputs: Iterable[str], *, local_paths: bool = True) -> Iterator[SourceDocument | InputError]:
+    """Every document named by ``inputs``: files, folders (recursive), ZIPs, .jsonl/.csv tables, ``-`` (stdin).
+
+    ``local_paths=False`` refuses the ``path`` column of tables: a table uploaded to the service must not make
+    the server read its own files (``/etc/…``, the database); the command line trusts its user's paths.
+    """
     for item in inputs:
         if item == "-":
             text = sys.stdin.read()
@@ -175,7 +216,7 @@ def iter_documents(inputs: Iterable[str]) -> Iterator[SourceDocument | InputErro
                 relative = PurePosixPath(child.relative_to(path).as_posix())
                 suffix = child.suffix.lower()
                 if suffix in TABLE_SUFFIXES:
-                    yield from _table_file(child)
+                    yield from _table_file(child, local_paths)
                 elif suffix == ".zip":
                     yield from iter_zip(child)
                 elif suffix in SUPPORTED_SUFFIXES:
@@ -185,7 +226,7 @@ def iter_documents(inputs: Iterable[str]) -> Iterator[SourceDocument | InputErro
         elif not path.exists():
             yield InputError(path.stem, str(path), "no such file or folder")
         elif path.suffix.lower() in TABLE_SUFFIXES:
-            yield from _table_file(path)
+            yield from _table_file(path, local_paths)
         elif path.suffix.lower() == ".zip":
             yield from iter_zip(path)
         else:

@@ -61,7 +61,7 @@ def _decode(data: bytes) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", errors="replace")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
+        return data.decode("utf-16", errors="replace")  # an odd byte count must not escape as UnicodeDecodeError
     if b"\x00" in data[:4096]:
         raise DocumentError("binary content, not text")
     try:
@@ -70,11 +70,17 @@ def _decode(data: bytes) -> str:
         return data.decode("cp1252", errors="replace")
 
 
+# Link text may not contain brackets and a target not parentheses or a line break: every scan then stops at the
+# next bracket, so a run of "[" or "[a](" is linear (the earlier [^\]]* / [^)]* took 15 s for 60 KB of "[").
+_IMAGE = re.compile(r"!\[([^\[\]]*)\]\([^()\n]*\)")
+_LINK = re.compile(r"\[([^\[\]]*)\]\([^()\n]*\)")
+
+
 def _markdown(data: bytes) -> str:
     text = _decode(data)
     text = re.sub(r"```.*?```", " ", text, flags=re.DOTALL)
-    text = re.sub(r"!\[([^\]]*)\]\([^)]*\)", r"\1", text)
-    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    text = _IMAGE.sub(r"\1", text)
+    text = _LINK.sub(r"\1", text)
     text = re.sub(r"^\s{0,3}(#{1,6}|>|[-*+]\s|\d+\.\s)\s*", "", text, flags=re.MULTILINE)
     return re.sub(r"(\*\*|__|\*|_|`)", "", text)
 
@@ -90,7 +96,7 @@ def _html(data: bytes) -> str:
 
 def _pdf(data: bytes) -> str:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import PdfReadError, PyPdfError  # PyPdfError: e.g. LimitReachedError on reference loops
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # we report our own clear error instead
 
@@ -103,8 +109,19 @@ def _pdf(data: bytes) -> str:
         pages = [page.extract_text() or "" for page in reader.pages]
     except DocumentError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
+    except (
+        PdfReadError,
+        PyPdfError,
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        RecursionError,
+    ) as exc:
         raise DocumentError(f"corrupt PDF: {exc}") from None
+    except Exception as exc:  # pypdf over hostile bytes raises many more kinds (zlib, struct, ...): all are "corrupt"
+        raise DocumentError(f"corrupt PDF: {type(exc).__name__}: {exc}") from None
     text = "\n\n".join(pages)
     if not text.strip():
         raise DocumentError("PDF has no text layer (scanned image?); OCR is not supported")
@@ -125,12 +142,12 @@ def _docx(data: bytes) -> str:
             raise DocumentError("DOCX expands to more than 200 MB: refused as a possible zip bomb")
     try:
         document = Document(io.BytesIO(data))
+        parts = [p.text for p in document.paragraphs]  # read lazily: malformed XML can fail here too
+        for table in document.tables:
+            for row in table.rows:
+                parts.append(" | ".join(cell.text for cell in row.cells))
     except Exception as exc:  # python-docx raises many kinds on malformed XML
         raise DocumentError(f"corrupt DOCX: {exc}") from None
-    parts = [p.text for p in document.paragraphs]
-    for table in document.tables:
-        for row in table.rows:
-            parts.append(" | ".join(cell.text for cell in row.cells))
     return "\n".join(parts)
 
 
