@@ -11,19 +11,25 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
 from starlette.middleware.sessions import SessionMiddleware
 
-from api.deps import AppState
-from api.jobs.retrain import RetrainRunner
+from api.deps import AppState, declare_error_responses, reject_unknown_query
+from api.jobs.backlog import ReceivedBacklog
+from api.jobs.batches import BatchRunner
+from api.jobs.opinions import OpinionWorker
+from api.jobs.retrain import RetrainRunner, recover_interrupted
 from api.metrics import Metrics, MetricsMiddleware
-from api.routes import documents, health, models, pages, review, users
+from api.ratelimit import RateLimitMiddleware
+from api.routes import batches, documents, health, models, pages, review, users
 from api.security import session_secret
 from api.serving import Batcher, ModelHolder
 from api.settings import Settings, get_settings
 from api.store import queries
-from api.store.db import Database
+from api.store.db import Database, StorageFull, is_storage_full
 
 __all__ = ["STATIC_DIR", "create_app"]
 
@@ -49,6 +55,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db.upgrade()
+        recover_interrupted(settings, db)  # retraining jobs the previous process left running
+        app.state.backlog = ReceivedBacklog(state, settings.batch_size)
+        app.state.batch_runner = BatchRunner(state)
+        holder.add_listener(app.state.backlog.kick)  # a model starts serving: classify what waited for one
+        holder.add_listener(app.state.batch_runner.resume)
         try:
             version = holder.load_serving()
             log.info("serving model %s", version or "(none yet)")
@@ -56,9 +67,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.exception("could not load the serving model")
         state.batcher = Batcher(holder, settings.batch_size)
         state.jobs = RetrainRunner(settings, db, holder)
+        app.state.batch_runner.resume()  # batches a restart interrupted carry on from their journals
+        app.state.llm_opinions = OpinionWorker(settings, db).start()  # LLM second opinions (llm_review)
         try:
             yield
         finally:
+            app.state.batch_runner.shutdown()
+            app.state.backlog.shutdown()
+            app.state.llm_opinions.close()
             state.batcher.close()
             state.jobs.shutdown()
             db.dispose()
@@ -78,8 +94,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs",
         redoc_url="/redoc",
         openapi_url="/openapi.json",
+        dependencies=[Depends(reject_unknown_query)],
     )
     app.state.partnership = state
+
+    def known_token(token: str) -> bool:
+        with db.sessions() as session:
+            return queries.user_by_token(session, token) is not None
+
+    app.add_middleware(  # inside the session middleware (added after it), so page logins are limited per user
+        RateLimitMiddleware,
+        per_token=settings.rate_limit_per_minute,
+        per_ip=settings.rate_limit_ip_per_minute,
+        known_token=known_token,
+    )
     app.add_middleware(
         SessionMiddleware,
         secret_key=session_secret(settings),
@@ -89,6 +117,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (health, documents, review, models, users, pages):
+    for module in (health, documents, review, models, users, batches, pages):
         app.include_router(module.router)
+
+    @app.exception_handler(StorageFull)
+    @app.exception_handler(OperationalError)
+    async def database_trouble(request, exc: Exception) -> JSONResponse:  # a clear 507/503, not a bare 500
+        log.error("database error on %s %s: %s", request.method, request.url.path, exc)
+        if is_storage_full(exc):
+            return JSONResponse({"detail": f"insufficient storage: {exc}"}, status_code=507)
+        return JSONResponse({"detail": "the database is unavailable; retry later"}, status_code=503)
+
+    declare_error_responses(app)  # after every router: 401/403/429 with the error schema in the OpenAPI
     return app

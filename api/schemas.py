@@ -6,7 +6,7 @@ The prediction inside a document is the dict ``partnership classify`` prints
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
@@ -14,32 +14,44 @@ from classifier.taxonomy import International, Label, Role, StakeholderType
 
 __all__ = [
     "AuditEventOut",
+    "BatchOut",
+    "BatchPage",
     "DocumentIn",
     "DocumentOut",
     "DocumentPage",
+    "ERROR_RESPONSES",
+    "ErrorOut",
     "Health",
     "JobOut",
+    "LLMOpinionOut",
     "ModelOut",
     "ModelsOut",
     "QueueItem",
     "QueuePage",
     "ReviewIn",
     "ReviewOut",
+    "RowId",
     "StakeholderIn",
     "UserCreated",
     "UserIn",
     "UserOut",
+    "errors",
 ]
 
 Status = Literal["received", "predicted", "reviewed"]
 RoleName = Literal["submitter", "reviewer", "admin"]
+# A database id in a path: ids beyond 64 bits would overflow the database driver (a 500), so they are 422.
+RowId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
 class DocumentIn(BaseModel):
     """A JSON submission: the text itself plus where it comes from."""
 
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(description="The document's text (plain text or Markdown).")
+    text: str = Field(  # blank text is refused by the route with "empty text"; the schema says so too
+        description="The document's text (plain text or Markdown).",
+        json_schema_extra={"minLength": 1, "pattern": r"\S"},
+    )
     name: str | None = Field(None, max_length=255, description="A title or file name to recognize it by.")
     city: str | None = Field(None, max_length=120)
     country: str | None = Field(None, max_length=120)
@@ -77,6 +89,24 @@ class ReviewOut(BaseModel):
     created_at: str | None
 
 
+class LLMOpinionOut(BaseModel):
+    """The LLM's advice beside the classifier's prediction; never a label until a reviewer accepts it."""
+
+    model_config = ConfigDict(extra="ignore")
+    label: Literal["A", "B", "C", "D", "E", "unknown"] = Field(description='"unknown" when the LLM gave no answer.')
+    rationale: str = ""
+    backend: str = Field(description="Versioned backend name, e.g. local.v1 or openai.v1.")
+    model: str
+    agrees_with_classifier: bool | None = Field(None, description="None when the LLM gave no answer.")
+    classifier_label: str | None = Field(None, description="The prediction's label it was compared with.")
+    method: str | None = Field(None, description="generate (JSON answer) or score (letter log-probabilities).")
+    probabilities: dict[str, float] | None = None
+    latency_ms: int
+    error: str | None = Field(None, description="Why the label is unknown or the rationale missing.")
+    asked_by: str | None = Field(None, description="The reviewer who asked, or 'background'.")
+    asked_at: str | None = None
+
+
 class DocumentOut(BaseModel):
     """A stored document with its current label, status, lock version and current prediction."""
 
@@ -97,6 +127,9 @@ class DocumentOut(BaseModel):
     prediction: dict[str, Any] | None = Field(description="As `partnership classify` prints it.")
     review: ReviewOut | None = None
     text: str | None = None
+    llm_opinion: LLMOpinionOut | None = Field(
+        None, description="The LLM's second opinion on the current prediction, when one was asked (advice only)."
+    )
 
 
 class DocumentPage(BaseModel):
@@ -179,8 +212,67 @@ class UserCreated(UserOut):
     token: str = Field(description="Shown once; only its hash is stored.")
 
 
+class BatchOut(BaseModel):
+    """A batch upload and its progress; ``links`` are its downloads (CSV and reports once it is done)."""
+
+    id: int
+    status: Literal["queued", "running", "done", "failed"]
+    filename: str
+    kind: Literal["zip", "csv", "jsonl"]
+    size_bytes: int
+    city: str | None = Field(description="Default city for documents that do not name one.")
+    country: str | None = Field(description="Default country for documents that do not name one.")
+    model_version: str | None = Field(description="The version classifying it, fixed when it starts.")
+    total: int | None = Field(description="Items in the upload (documents and unreadable entries); null until read.")
+    done: int = Field(description="Items classified or reported as errors so far.")
+    predicted: int
+    errors: int
+    docs_per_second: float | None = Field(description="Items per second in the current (or last) run.")
+    attempts: int = Field(description="Runs so far: more than one when a restart interrupted it.")
+    error: str
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    links: dict[str, str]
+
+
+class BatchPage(BaseModel):
+    items: list[BatchOut]
+    page: int
+    page_size: int
+    total: int
+
+
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
     database: str
     model_version: str | None
     extraction: bool
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: ``detail`` is a message, FastAPI's list of validation errors, or an object (409)."""
+
+    detail: str | list[Any] | dict[str, Any]
+
+
+_ERROR_TEXT = {
+    400: "Malformed request body",
+    401: "Missing or unknown API token (header `WWW-Authenticate: Bearer`)",
+    403: "The token's role may not do this",
+    404: "Not found",
+    409: "Conflict with the current state",
+    413: "Request body larger than the limit",
+    415: "Unsupported media type",
+    422: "Invalid input: what is wrong is in `detail`",
+    429: "Rate limit exceeded: retry after `Retry-After` seconds",
+}
+# Declared on every operation (routes add their own descriptions); one schema for all error answers.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut, "description": text} for code, text in _ERROR_TEXT.items()
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses=`` entries for these error codes, all with the ``ErrorOut`` schema."""
+    return {code: ERROR_RESPONSES[code] for code in codes}

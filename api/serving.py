@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,21 @@ class ModelHolder:
         self._reference = threading.Lock()  # held for a pointer swap only
         self._changes = threading.Lock()  # one promote / rollback / load at a time
         self._explainers: dict[str, Pipeline] = {}
+        self._listeners: list[Callable[[str], None]] = []
+
+    def add_listener(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(version)`` whenever a version starts serving (startup, promote, rollback, retrain).
+
+        The service uses it to classify what waited for a model; callbacks must only schedule work.
+        """
+        self._listeners.append(callback)
+
+    def _notify(self, version: str) -> None:
+        for callback in list(self._listeners):
+            try:
+                callback(version)
+            except Exception:  # a listener must never undo a swap that already happened
+                log.exception("serving listener failed for %s", version)
 
     @property
     def pipeline(self) -> Pipeline | None:
@@ -79,7 +95,9 @@ class ModelHolder:
             version = self.registry.serving()
             if version:
                 self._install(self._load(version))
-            return version
+        if version:
+            self._notify(version)
+        return version
 
     def promote(self, version: str, reason: str) -> None:
         """Load ``version`` fully, then record it as serving and swap it in."""
@@ -87,6 +105,7 @@ class ModelHolder:
             pipeline = self._load(version)
             self.registry.promote(version, reason)
             self._install(pipeline)
+        self._notify(version)
 
     def rollback(self, reason: str) -> str:
         """Serve the previously promoted version again (undone if it fails to load)."""
@@ -100,15 +119,19 @@ class ModelHolder:
                     self.registry.promote(current, f"automatic: rollback target {version} failed to load")
                 raise
             self._install(pipeline)
-            return version
+        self._notify(version)
+        return version
 
     def reload(self) -> str | None:
         """Swap to whatever the registry now says serves (after a retraining job promoted a version)."""
         with self._changes:
             version = self.registry.serving()
-            if version and version != self.version:
+            swapped = bool(version and version != self.version)
+            if swapped:
                 self._install(self._load(version))
-            return version
+        if swapped:
+            self._notify(version)
+        return version
 
     def evidence(self, model_version: str, document: SourceDocument) -> list[dict[str, Any]] | None:
         """Evidence sentences for a stored prediction, by the model version that made it (None if it is gone)."""

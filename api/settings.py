@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,12 +47,25 @@ class Settings(BaseSettings):
     )
     session_max_age: int = Field(8 * 3600, description="Seconds a review-page login lasts.")
     page_size: int = Field(20, description="Documents per page in lists and the review queue.")
+    rate_limit_per_minute: int = Field(
+        600, ge=0, description="Requests per minute per API token (or page login), per process; 0 = no limit."
+    )
+    rate_limit_ip_per_minute: int = Field(
+        600, ge=0, description="Requests per minute per client IP without a valid token, per process; 0 = no limit."
+    )
     retrain_epochs: int = Field(4, description="Fine-tune epochs of `POST /models/retrain`.")
     retrain_max_length: int = Field(256, description="Tokens per document when retraining.")
     retrain_batch_size: int = Field(16, description="Training batch size when retraining.")
     retrain_freeze_layers: int = Field(2, description="Frozen encoder layers when retraining.")
     retrain_learning_rate: float = Field(8e-5, description="Learning rate when retraining.")
     retrain_baselines: bool = Field(True, description="Also score the TF-IDF and zero-shot baselines on test.")
+    batches_dir: Path | None = Field(
+        None, description="Where `POST /batches` uploads and their journals live (default: var_dir/batches)."
+    )
+    batch_max_upload_bytes: int = Field(
+        200 * 1024 * 1024, description="Largest accepted batch upload (ZIP, CSV or JSONL, bytes); above: 413."
+    )
+    batch_chunk_size: int = Field(16, ge=1, description="Documents a batch classifies and journals at a time.")
 
     # LLM assistance (issue 7): pre-labels, second opinions and rationales, see docs/llm.md.
     llm_backend: str = Field("local", description="LLM backend: local (SmolLM2, offline), openai, or local.v1...")
@@ -78,6 +92,18 @@ class Settings(BaseSettings):
     llm_cache_dir: Path | None = Field(
         None, description="Where the local model, once converted from GGUF, is cached (default: var_dir/llm-cache)."
     )
+    llm_review: Literal["off", "needs_review", "all"] | None = Field(
+        None,
+        description="Which predictions get an LLM second opinion in the background: off, needs_review or all. "
+        "Unset: needs_review when an OpenAI-compatible endpoint is configured (llm_backend openai and "
+        "llm_base_url), off for the local SmolLM2 (near chance, seconds per document on the server's cores). "
+        "The review page's 'Ask the LLM' button works in every mode.",
+    )
+
+    @property
+    def batches_path(self) -> Path:
+        """The batch uploads' folder in force: ``batches_dir``, else ``var_dir/batches``."""
+        return self.batches_dir or self.var_dir / "batches"
 
     @property
     def corpus_dir(self) -> Path:

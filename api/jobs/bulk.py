@@ -45,6 +45,7 @@ class BulkOptions:
     extract: bool = True
     explain: str = "review"
     ray_address: str | None = None
+    local_paths: bool = True  # tables' ``path`` column may name local files (False for uploads to the service)
 
 
 @dataclass
@@ -217,7 +218,7 @@ def run_bulk(
     started = time.perf_counter()
     state = BulkState(output, inputs, options)
     already = len(state.done)
-    batches = _batches(_todo(state, iter_documents(inputs)), options.batch_size)
+    batches = _batches(_todo(state, iter_documents(inputs, local_paths=options.local_paths)), options.batch_size)
     if options.engine == "single":
         results = _single_engine(options, batches)
     elif options.engine == "local":

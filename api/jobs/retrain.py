@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC
+from pathlib import Path
 from typing import Any
 
 from api.serving import ModelHolder
@@ -25,9 +28,10 @@ from api.store.db import Database
 from api.store.queries import TrainingExample
 from api.store.tables import User
 
-__all__ = ["JobBusy", "RetrainRunner", "build_dataset", "finetune_config"]
+__all__ = ["INTERRUPTED", "JobBusy", "RetrainRunner", "build_dataset", "finetune_config", "recover_interrupted"]
 
 log = logging.getLogger(__name__)
+INTERRUPTED = "interrupted by a restart"
 
 
 class JobBusy(RuntimeError):
@@ -95,6 +99,40 @@ def build_dataset(settings: Settings, reviews: list[TrainingExample]):
         "test": len(dataset["test"]),
     }
     return DatasetDict({"train": train, "validation": dataset["validation"], "test": dataset["test"]}), counts
+
+
+def _staging_folders(models_dir: Path, since: float) -> list[Path]:
+    """Half-written versions (``train_version`` saves into ``.<version>.partial`` before renaming it) from
+    ``since`` (a POSIX time) on."""
+    if not models_dir.is_dir():
+        return []
+    return [
+        p
+        for p in models_dir.glob(".*.partial")
+        if p.is_dir() and not p.is_symlink() and p.stat().st_mtime >= since - 1.0
+    ]
+
+
+def recover_interrupted(settings: Settings, db: Database) -> list[int]:
+    """At startup: retraining jobs left queued or running died with the previous process; mark them failed
+    and remove the half-written version folders they left, which would otherwise be listed (and promotable)
+    as versions. Returns the ids of the jobs marked failed.
+
+    Only staging folders written since the oldest interrupted job started are removed (the service is meant to
+    own its models folder; a ``partnership train`` into the same folder at that very moment would lose its own).
+    """
+    with db.session() as session:
+        jobs = queries.fail_interrupted_jobs(session, "retrain", INTERRUPTED)
+        ids = [job.id for job in jobs]
+        starts = [job.started_at for job in jobs if job.started_at is not None]
+    if starts:
+        oldest = min(s if s.tzinfo else s.replace(tzinfo=UTC) for s in starts).timestamp()
+        for folder in _staging_folders(settings.models_dir, oldest):
+            log.warning("removing %s, left half-written by an interrupted retraining job", folder)
+            shutil.rmtree(folder, ignore_errors=True)
+    if ids:
+        log.warning("retraining job(s) %s marked failed: %s", ids, INTERRUPTED)
+    return ids
 
 
 class RetrainRunner:

@@ -18,7 +18,7 @@ from starlette.datastructures import UploadFile
 from api.deps import SessionDep, StateDep, require
 from api.jobs import intake
 from api.routes.convert import document_out, event_out
-from api.schemas import AuditEventOut, DocumentIn, DocumentOut, DocumentPage
+from api.schemas import AuditEventOut, DocumentIn, DocumentOut, DocumentPage, LLMOpinionOut, RowId
 from api.store import queries
 from api.store.tables import User
 from classifier.documents import SUPPORTED_SUFFIXES, DocumentError, SourceDocument, read_bytes
@@ -55,6 +55,7 @@ REQUEST_BODIES = {  # the body is parsed by hand (JSON or multipart), so OpenAPI
         "schema": {
             "type": "object",
             "required": ["file"],
+            "additionalProperties": False,  # other parts are refused (at most 10 are read)
             "properties": {
                 "file": {"type": "string", "format": "binary", "description": "txt, md, html, pdf or docx"},
                 "city": {"type": "string"},
@@ -64,6 +65,20 @@ REQUEST_BODIES = {  # the body is parsed by hand (JSON or multipart), so OpenAPI
         }
     },
 }
+
+
+def _with_llm_opinion(out: DocumentOut) -> DocumentOut:
+    """The LLM's opinion is stored in the prediction's payload; the API shows it beside the prediction, so that
+    ``prediction`` stays what ``partnership classify`` prints."""
+    if not out.prediction or "llm_opinion" not in out.prediction:
+        return out
+    prediction = dict(out.prediction)
+    stored = prediction.pop("llm_opinion")
+    try:
+        opinion = LLMOpinionOut.model_validate(stored)
+    except ValidationError:  # an opinion stored in an older shape: leave it out rather than fail the read
+        opinion = None
+    return out.model_copy(update={"prediction": prediction, "llm_opinion": opinion})
 
 
 def _too_large(limit: int) -> HTTPException:
@@ -174,21 +189,21 @@ async def submit_document(
 
     def reply() -> DocumentOut:
         with state.db.sessions() as session:
-            return document_out(session, queries.get_document(session, document_id), text=False)
+            return _with_llm_opinion(document_out(session, queries.get_document(session, document_id), text=False))
 
     return await run_in_threadpool(reply)
 
 
 @router.get("/{document_id}", response_model=DocumentOut, summary="One document with its prediction and text")
 def read_document(
-    document_id: int, state: StateDep, session: SessionDep, _: Annotated[User, Depends(require("read"))]
+    document_id: RowId, state: StateDep, session: SessionDep, _: Annotated[User, Depends(require("read"))]
 ) -> DocumentOut:
     try:
         document = queries.get_document(session, document_id)
     except queries.NotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     prediction = intake.ensure_evidence(state, document)
-    return document_out(session, document, text=True, prediction=prediction)
+    return _with_llm_opinion(document_out(session, document, text=True, prediction=prediction))
 
 
 @router.get("", response_model=DocumentPage, summary="Documents, newest first, filtered")
@@ -204,12 +219,13 @@ def list_documents(
 ) -> DocumentPage:
     size = page_size or state.settings.page_size
     rows, total = queries.list_documents(session, city=city, label=label, status=status_, page=page, page_size=size)
-    return DocumentPage(items=[document_out(session, d) for d in rows], page=page, page_size=size, total=total)
+    items = [_with_llm_opinion(document_out(session, d)) for d in rows]
+    return DocumentPage(items=items, page=page, page_size=size, total=total)
 
 
 @router.get("/{document_id}/history", response_model=list[AuditEventOut], summary="The document's audit trail")
 def document_history(
-    document_id: int, session: SessionDep, _: Annotated[User, Depends(require("read"))]
+    document_id: RowId, session: SessionDep, _: Annotated[User, Depends(require("read"))]
 ) -> list[AuditEventOut]:
     try:
         return [event_out(e) for e in queries.history(session, document_id)]

@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from api.deps import SessionDep, StateDep, require
 from api.jobs.retrain import JobBusy
 from api.routes.convert import job_out
-from api.schemas import JobOut, ModelOut, ModelsOut
+from api.schemas import JobOut, ModelOut, ModelsOut, RowId, errors
 from api.store import queries
 from api.store.tables import User
 from training.registry import RegistryError
@@ -69,14 +69,19 @@ def list_jobs(session: SessionDep, _: Annotated[User, Depends(require("admin"))]
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, summary="One job: status and the recorded comparison")
-def read_job(job_id: int, session: SessionDep, _: Annotated[User, Depends(require("admin"))]) -> JobOut:
+def read_job(job_id: RowId, session: SessionDep, _: Annotated[User, Depends(require("admin"))]) -> JobOut:
     try:
         return job_out(queries.get_job(session, job_id))
     except queries.NotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
 
 
-@router.post("/rollback", response_model=ModelsOut, summary="Serve the previously promoted version again")
+@router.post(
+    "/rollback",
+    response_model=ModelsOut,
+    summary="Serve the previously promoted version again",
+    responses=errors(409),  # nothing to roll back to
+)
 async def rollback(state: StateDep, admin: Annotated[User, Depends(require("admin"))]) -> ModelsOut:
     def work() -> ModelsOut:
         before = state.holder.registry.serving()

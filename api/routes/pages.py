@@ -21,9 +21,10 @@ from pydantic import ValidationError
 
 from api.deps import SessionDep, StateDep
 from api.jobs import intake
+from api.jobs.opinions import agreement, ask, review_mode
 from api.routes.convert import event_out, queue_item
 from api.routes.models import models_overview
-from api.schemas import StakeholderIn
+from api.schemas import RowId, StakeholderIn
 from api.security import allowed, csrf_token, csrf_valid
 from api.store import queries
 from api.store.tables import Document, User
@@ -191,7 +192,7 @@ def queue_page(
         "queue.html",
         {
             "user": user,
-            "items": [queue_item(session, d) for d in rows],
+            "items": [_queue_row(session, d) for d in rows],
             "total": total,
             "page": page,
             "pages": max(1, -(-total // size)),
@@ -199,6 +200,38 @@ def queue_page(
             "query": urlencode({k: v for k, v in filters.items() if v}),
         },
     )
+
+
+def _queue_row(session, document: Document) -> dict[str, Any]:
+    """A queue row with the LLM's agreement mark (None: not asked) beside the classifier's label."""
+    prediction = queries.get_prediction(session, document.prediction_id)  # already in the session: no new query
+    opinion = (prediction.payload or {}).get("llm_opinion") if prediction else None
+    return {
+        **queue_item(session, document).model_dump(),
+        "llm": agreement(opinion),
+        "llm_label": (opinion or {}).get("label"),
+    }
+
+
+LOCAL_CAUTION = (
+    "The small local model (SmolLM2-135M) is near chance on this task: accuracy 0.23 and macro-F1 0.13 on "
+    "100 test documents (chance 0.20). Treat its label as a placeholder and check every claim of its "
+    "rationale against the text."
+)
+REMOTE_CAUTION = "LLM advice: check every claim of its rationale against the text."
+
+
+def _llm_panel(state, user: User, prediction: dict[str, Any] | None) -> dict[str, Any]:
+    """What the page shows beside the prediction: the LLM's opinion (if asked), the agreement mark, a caution."""
+    opinion = (prediction or {}).get("llm_opinion")
+    backend = (opinion or {}).get("backend") or state.settings.llm_backend
+    return {
+        "opinion": opinion,
+        "agreement": agreement(opinion),
+        "caution": LOCAL_CAUTION if str(backend).startswith("local") else REMOTE_CAUTION,
+        "mode": review_mode(state.settings),
+        "can_ask": prediction is not None and allowed(user.role, "review"),
+    }
 
 
 def _next_in_queue(session, after: int) -> int | None:
@@ -224,11 +257,12 @@ def _document_context(state, session, user: User, document: Document, prediction
         "shortcut_keys": SHORTCUT_KEYS,
         "next_id": _next_in_queue(session, document.id),
         "error": None,
+        "llm": _llm_panel(state, user, prediction),
     }
 
 
 @router.get("/ui/documents/{document_id}", response_class=HTMLResponse)
-def document_page(document_id: int, request: Request, state: StateDep, session: SessionDep):
+def document_page(document_id: RowId, request: Request, state: StateDep, session: SessionDep):
     user = _user(request, session)
     if user is None:
         return _login_redirect(request)
@@ -257,7 +291,7 @@ def _stakeholders_from_form(form) -> list[dict[str, Any]]:
 
 
 @router.post("/ui/documents/{document_id}/review", response_class=HTMLResponse)
-async def review_from_page(document_id: int, request: Request, state: StateDep):
+async def review_from_page(document_id: RowId, request: Request, state: StateDep):
     form = await request.form(max_fields=400)
     _check_csrf(request, str(form.get("csrf") or ""))
     label = str(form.get("label") or "")
@@ -307,6 +341,39 @@ async def review_from_page(document_id: int, request: Request, state: StateDep):
             following = _next_in_queue(session, document_id)
         target = f"/ui/documents/{following}" if following else "/ui/queue"
         return RedirectResponse(target, status.HTTP_303_SEE_OTHER)
+
+    return await run_in_threadpool(work)
+
+
+@router.post("/ui/documents/{document_id}/llm")
+async def ask_the_llm(document_id: RowId, request: Request, state: StateDep) -> RedirectResponse:
+    """'Ask the LLM': a second opinion on the current prediction now (reviewers), stored, then back to the page.
+
+    Waits for the LLM (each call bounded by ``llm_timeout``); a failing or slow LLM gives an
+    ``unknown`` opinion with the reason, never a failed request.
+    """
+    form = await request.form(max_fields=10)
+    _check_csrf(request, str(form.get("csrf") or ""))
+
+    def work() -> RedirectResponse:
+        with state.db.sessions() as session:
+            user = _user(request, session)
+            if user is None:
+                return _login_redirect(request)
+            if not allowed(user.role, "review"):
+                raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {user.role!r} may not ask the LLM")
+        try:
+            opinion = ask(state.settings, state.db, document_id, user)
+        except queries.NotFound:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no document {document_id}") from None
+        if opinion is None:
+            request.session["flash"] = "Not classified yet: there is no prediction to compare with."
+        elif opinion["label"] == "unknown":
+            request.session["flash"] = "The LLM gave no answer (see its panel for why)."
+        else:
+            mark = agreement(opinion)
+            request.session["flash"] = f"The LLM says {opinion['label']}: it {mark} with the classifier."
+        return RedirectResponse(f"/ui/documents/{document_id}#llm", status.HTTP_303_SEE_OTHER)
 
     return await run_in_threadpool(work)
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 
 from api.deps import SessionDep, StateDep, require
 from api.routes.convert import document_out, queue_item
-from api.schemas import DocumentOut, QueuePage, ReviewIn
+from api.schemas import DocumentOut, QueuePage, ReviewIn, RowId
 from api.store import queries
 from api.store.tables import User
 from classifier.taxonomy import Label
@@ -26,11 +26,14 @@ def review_queue(
     city: str | None = None,
     label: Annotated[Label | None, Query(description="The predicted label.")] = None,
     model: Annotated[str | None, Query(description="The model version that predicted.")] = None,
+    batch: Annotated[int | None, Query(description="Only the documents of this batch upload.")] = None,
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int | None, Query(ge=1, le=200)] = None,
 ) -> QueuePage:
     size = page_size or state.settings.page_size
-    rows, total = queries.review_queue(session, city=city, label=label, model=model, page=page, page_size=size)
+    rows, total = queries.review_queue(
+        session, city=city, label=label, model=model, batch=batch, page=page, page_size=size
+    )
     return QueuePage(items=[queue_item(session, d) for d in rows], page=page, page_size=size, total=total)
 
 
@@ -41,7 +44,7 @@ def review_queue(
     responses={409: {"description": "The document changed since `version` was read"}},
 )
 def review_document(
-    document_id: int,
+    document_id: RowId,
     body: ReviewIn,
     session: SessionDep,
     reviewer: Annotated[User, Depends(require("review"))],

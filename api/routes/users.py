@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, status
 
 from api.deps import SessionDep, require
 from api.routes.convert import user_out
-from api.schemas import UserCreated, UserIn, UserOut
+from api.schemas import UserCreated, UserIn, UserOut, errors
 from api.store import queries
 from api.store.tables import User
 
@@ -22,7 +22,13 @@ def list_users(session: SessionDep, _: Annotated[User, Depends(require("admin"))
     return [user_out(u) for u in queries.list_users(session)]
 
 
-@router.post("", response_model=UserCreated, status_code=status.HTTP_201_CREATED, summary="Create an account")
+@router.post(
+    "",
+    response_model=UserCreated,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an account",
+    responses=errors(409),  # the name is taken
+)
 def create_user(body: UserIn, session: SessionDep, admin: Annotated[User, Depends(require("admin"))]) -> UserCreated:
     try:
         user, token = queries.create_user(session, body.name, body.role)

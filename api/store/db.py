@@ -7,17 +7,42 @@ directory.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["MIGRATIONS", "Database", "make_engine", "upgrade"]
+__all__ = ["MIGRATIONS", "Database", "StorageFull", "is_storage_full", "make_engine", "upgrade"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# A request holds its authentication session's connection until it ends, while it waits for the model; at 64
+# concurrent submitters the old pool (20 + 10, 30 s timeout) ran dry and answered 500s (bench/api_load.py,
+# docs/reliability.md). SQLite connections are only file handles; PostgreSQL stays under its default 100.
+SQLITE_OVERFLOW = 300
+POSTGRES_OVERFLOW = 60
+POOL_TIMEOUT = 120  # as long as a submission may wait for the model (Batcher.predict): wait, do not fail
+_FULL_MESSAGES = ("database or disk is full", "no space left on device", "could not extend file", "disk quota exceeded")
+
+
+class StorageFull(RuntimeError):
+    """The database could not grow (disk, tmpfs or quota full); the transaction was rolled back whole."""
+
+
+def is_storage_full(exc: BaseException) -> bool:
+    """True for SQLite's SQLITE_FULL, PostgreSQL's disk_full (53100) or an ENOSPC, however SQLAlchemy wraps it."""
+    if isinstance(exc, StorageFull):
+        return True
+    original = exc.orig if isinstance(exc, DBAPIError) else exc
+    if getattr(original, "sqlite_errorcode", None) == 13 or getattr(original, "sqlstate", None) == "53100":
+        return True
+    if isinstance(original, OSError) and original.errno == errno.ENOSPC:
+        return True
+    return any(message in str(original).lower() for message in _FULL_MESSAGES)
 
 
 def make_engine(url: str) -> Engine:
@@ -26,7 +51,13 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20)
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=20,
+            max_overflow=SQLITE_OVERFLOW,
+            pool_timeout=POOL_TIMEOUT,
+        )
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - exercised through every query
@@ -37,7 +68,9 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_size=20, max_overflow=10, pool_pre_ping=True)
+    return create_engine(
+        url, pool_size=20, max_overflow=POSTGRES_OVERFLOW, pool_timeout=POOL_TIMEOUT, pool_pre_ping=True
+    )
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
@@ -69,9 +102,15 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A transaction: committed when the block ends, rolled back (nothing half-stored) on any error."""
-        with self.sessions() as session, session.begin():
-            yield session
+        """A transaction: committed when the block ends, rolled back (nothing half-stored) on any error; a full
+        disk is raised as :class:`StorageFull` so the service can say so (507) instead of failing with a 500."""
+        try:
+            with self.sessions() as session, session.begin():
+                yield session
+        except DBAPIError as exc:
+            if is_storage_full(exc):
+                raise StorageFull(f"the {self.backend} database has no space left; this write was rolled back") from exc
+            raise
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from api.store.tables import AuditEvent, Document, Job, Prediction, Review, User, utcnow
+from api.store.tables import AuditEvent, Batch, Document, Job, Prediction, Review, User, utcnow
 
 __all__ = [
     "ROLES",
@@ -25,31 +25,43 @@ __all__ = [
     "NotFound",
     "TrainingExample",
     "accepted_reviews",
+    "add_batch_documents",
     "add_document",
     "as_utc",
+    "batch_documents_without_prediction",
+    "batch_keys",
     "counts_by",
+    "create_batch",
     "create_job",
     "create_user",
     "document_named",
+    "fail_interrupted_jobs",
     "finish_job",
+    "get_batch",
     "get_document",
     "get_job",
     "get_prediction",
     "hash_token",
     "history",
     "latest_review",
+    "list_batches",
     "list_documents",
     "list_jobs",
     "list_users",
     "margin_of",
+    "predictions_after",
     "queue_size",
+    "received_documents",
     "record_event",
     "review_document",
     "review_queue",
     "rotate_token",
+    "save_llm_opinion",
     "save_prediction",
     "set_evidence",
     "start_job",
+    "unfinished_batches",
+    "update_batch",
     "user_by_token",
     "user_named",
 ]
@@ -287,11 +299,14 @@ def review_queue(
     city: str | None = None,
     label: str | None = None,
     model: str | None = None,
+    batch: int | None = None,
     page: int = 1,
     page_size: int = 20,
 ) -> tuple[list[Document], int]:
     """Predicted, unreviewed documents, the most uncertain (smallest top-two margin) first."""
     where = [Document.status == "predicted"]
+    if batch is not None:
+        where.append(Document.batch_id == batch)
     if city:
         where.append(func.lower(Document.city) == city.lower())
     if label:
@@ -448,6 +463,16 @@ def finish_job(session: Session, job_id: int, *, result: dict[str, Any] | None =
     return job
 
 
+def fail_interrupted_jobs(session: Session, kind: str, reason: str) -> list[Job]:
+    """Mark the ``kind`` jobs still queued or running as failed with ``reason`` (at startup: their thread died)."""
+    jobs = list(session.scalars(select(Job).where(Job.kind == kind, Job.status.in_(("queued", "running")))))
+    now = utcnow()
+    for job in jobs:
+        job.status, job.error, job.finished_at = "failed", reason, now
+        _event(session, None, "job_interrupted", changes={"job": job.id, "kind": kind, "reason": reason})
+    return jobs
+
+
 def get_job(session: Session, job_id: int) -> Job:
     job = session.get(Job, job_id)
     if job is None:
@@ -469,3 +494,189 @@ def as_utc(moment: datetime | None) -> str | None:
     if moment.tzinfo is None:
         return moment.isoformat(timespec="seconds") + "Z"
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+
+
+# ---- batches (POST /batches) ------------------------------------------------------------------------
+
+
+def create_batch(
+    session: Session,
+    *,
+    filename: str,
+    kind: str,
+    folder: str,
+    size_bytes: int,
+    city: str | None,
+    country: str | None,
+    user: User,
+) -> Batch:
+    """A queued batch row and its audit event."""
+    batch = Batch(
+        status="queued",
+        filename=filename,
+        kind=kind,
+        folder=folder,
+        size_bytes=size_bytes,
+        city=city or None,
+        country=country or None,
+        submitted_by=user.id,
+        done=0,
+        predicted=0,
+        errors=0,
+        attempts=0,
+        error="",
+        created_at=utcnow(),
+    )
+    session.add(batch)
+    session.flush()
+    _event(session, user, "batch_submitted", changes={"batch": batch.id, "filename": filename, "bytes": size_bytes})
+    return batch
+
+
+def get_batch(session: Session, batch_id: int) -> Batch:
+    batch = session.get(Batch, batch_id)
+    if batch is None:
+        raise NotFound(f"no batch {batch_id}")
+    return batch
+
+
+def list_batches(session: Session, *, page: int = 1, page_size: int = 20) -> tuple[list[Batch], int]:
+    """Newest first; one page and the total count."""
+    total = session.scalar(select(func.count(Batch.id))) or 0
+    return list(session.scalars(_page(select(Batch).order_by(Batch.id.desc()), page, page_size))), total
+
+
+def unfinished_batches(session: Session) -> list[Batch]:
+    """Batches left queued or running (oldest first): what a restarted server resumes."""
+    return list(session.scalars(select(Batch).where(Batch.status.in_(("queued", "running"))).order_by(Batch.id)))
+
+
+def update_batch(session: Session, batch_id: int, **values: Any) -> None:
+    session.execute(
+        update(Batch).where(Batch.id == batch_id).values(**values).execution_options(synchronize_session=False)
+    )
+
+
+def batch_keys(session: Session, batch_id: int) -> set[str]:
+    """The keys (ids inside the upload) of the batch's documents already stored."""
+    return set(session.scalars(select(Document.batch_key).where(Document.batch_id == batch_id)))
+
+
+def add_batch_documents(session: Session, batch: Batch, documents: list[dict[str, Any]]) -> int:
+    """Store a batch's documents as ``received`` (keys already stored are skipped); returns how many were added.
+
+    Each dict has ``key``, ``name``, ``format``, ``text``, ``city``, ``country``. The unique
+    (batch_id, batch_key) constraint backs the skip, so a resumed batch can never add a document twice.
+    """
+    known = set(
+        session.scalars(
+            select(Document.batch_key).where(
+                Document.batch_id == batch.id, Document.batch_key.in_([d["key"] for d in documents])
+            )
+        )
+    )
+    user = session.get(User, batch.submitted_by) if batch.submitted_by else None
+    added = 0
+    for item in documents:
+        if item["key"] in known:
+            continue
+        known.add(item["key"])
+        now = utcnow()
+        document = Document(
+            name=item["name"][:255],
+            format=item["format"][:16],
+            text=item["text"],
+            city=(item.get("city") or None),
+            country=(item.get("country") or None),
+            submitter=None,
+            submitted_by=batch.submitted_by,
+            status="received",
+            stakeholders=[],
+            version=1,
+            created_at=now,
+            updated_at=now,
+            batch_id=batch.id,
+            batch_key=item["key"],
+        )
+        session.add(document)
+        session.flush()
+        _event(
+            session,
+            user,
+            "submitted",
+            document_id=document.id,
+            changes={"name": item["name"], "city": document.city, "country": document.country, "batch": batch.id},
+        )
+        added += 1
+    return added
+
+
+def batch_documents_without_prediction(session: Session, batch_id: int, keys: list[str]) -> dict[str, int]:
+    """Key -> document id for the batch's documents among ``keys`` that have no prediction yet."""
+    query = select(Document.batch_key, Document.id).where(
+        Document.batch_id == batch_id, Document.batch_key.in_(keys), Document.prediction_id.is_(None)
+    )
+    return {key: document_id for key, document_id in session.execute(query)}
+
+
+def received_documents(session: Session, *, after_id: int = 0, limit: int = 32) -> list[Document]:
+    """Single submissions still ``received`` (stored while no model served), oldest first, after ``after_id``."""
+    query = (
+        select(Document)
+        .where(Document.status == "received", Document.batch_id.is_(None), Document.id > after_id)
+        .order_by(Document.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+# -- the LLM's second opinion (issue 7): advice kept in the prediction's payload, never a label ----------
+
+
+def save_llm_opinion(
+    session: Session, prediction_id: int, opinion: dict[str, Any], *, actor: User | None = None
+) -> Prediction:
+    """Put the LLM's opinion into the prediction's JSON payload under ``llm_opinion``, with an audit row.
+
+    No schema change: the opinion travels with the prediction it was compared with. The row is read
+    ``FOR UPDATE`` (PostgreSQL) so that a concurrent evidence write is not lost. It never changes the
+    document's label or status: an LLM label is advice until a reviewer accepts it.
+    """
+    query = (
+        select(Prediction)
+        .where(Prediction.id == prediction_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    prediction = session.scalar(query)
+    if prediction is None:
+        raise NotFound(f"no prediction {prediction_id}")
+    prediction.payload = dict(prediction.payload or {}, llm_opinion=opinion)
+    _event(
+        session,
+        actor,
+        "llm_opinion",
+        document_id=prediction.document_id,
+        changes={
+            "llm_label": opinion.get("label"),
+            "agrees_with_classifier": opinion.get("agrees_with_classifier"),
+            "llm": f"{opinion.get('backend')} {opinion.get('model')}",
+            **({"error": opinion["error"]} if opinion.get("error") else {}),
+        },
+        prediction_id=prediction.id,
+        model_version=prediction.model_version,
+    )
+    return prediction
+
+
+def predictions_after(session: Session, after_id: int, *, limit: int = 200) -> list[tuple[int, int, dict[str, Any]]]:
+    """``(document id, prediction id, payload)`` of predicted, unreviewed documents whose current prediction's
+    id is above ``after_id``, oldest first: what the LLM opinion worker polls."""
+    query = (
+        select(Document.id, Prediction.id, Prediction.payload)
+        .join(Prediction, Prediction.id == Document.prediction_id)
+        .where(Prediction.id > after_id, Document.status == "predicted")
+        .order_by(Prediction.id)
+        .limit(limit)
+    )
+    return [(doc_id, prediction_id, payload or {}) for doc_id, prediction_id, payload in session.execute(query)]

@@ -10,12 +10,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "BATCH_STATUSES",
     "AuditEvent",
     "Base",
+    "Batch",
     "Document",
     "Job",
     "Prediction",
@@ -26,6 +28,7 @@ __all__ = [
 ]
 
 STATUSES = ("received", "predicted", "reviewed")
+BATCH_STATUSES = ("queued", "running", "done", "failed")
 
 
 def utcnow() -> datetime:
@@ -82,8 +85,41 @@ class Document(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Set for documents that came in a batch upload: the batch and the document's id inside it, unique
+    # together so that a batch resumed after a crash can never store a document twice.
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), index=True)
+    batch_key: Mapped[str | None] = mapped_column(String(600))
 
-    __table_args__ = (Index("ix_documents_queue", "status", "margin"),)
+    __table_args__ = (
+        Index("ix_documents_queue", "status", "margin"),
+        UniqueConstraint("batch_id", "batch_key", name="uq_documents_batch_key"),
+    )
+
+
+class Batch(Base):
+    """An uploaded ZIP, CSV or JSONL classified in the background; its folder holds the upload and the journals."""
+
+    __tablename__ = "batches"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(12), index=True, default="queued")
+    filename: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(8))  # zip, csv or jsonl
+    folder: Mapped[str] = mapped_column(String(255))  # relative to settings.batches_dir
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    city: Mapped[str | None] = mapped_column(String(120))
+    country: Mapped[str | None] = mapped_column(String(120))
+    submitted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    model_version: Mapped[str | None] = mapped_column(String(80))
+    total: Mapped[int | None] = mapped_column(Integer)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    predicted: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    docs_per_second: Mapped[float | None] = mapped_column(Float)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Prediction(Base):

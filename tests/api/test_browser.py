@@ -1,16 +1,15 @@
 """End to end in a real headless browser (Debian's chromium driven by Playwright): log in, open the queue,
-correct a label with a keyboard shortcut, and see the correction in the document's audit trail."""
+correct a label with a keyboard shortcut, and see the correction in the document's audit trail; script in
+a document's text, name, city and a review comment shows as text and never runs."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
+
+from tests.api.live import serve
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -31,20 +30,8 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture
 def server(app):
     """The app on a real uvicorn server on a free loopback port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not instance.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(timeout=15)
+    with serve(app) as url:
+        yield url
 
 
 def test_reviewer_corrects_a_label_in_the_browser_and_sees_it_in_the_audit_trail(server, app, corpus, tmp_path):
@@ -88,6 +75,7 @@ def test_reviewer_corrects_a_label_in_the_browser_and_sees_it_in_the_audit_trail
         links.first.click()
         page.wait_for_url(f"{server}/ui/documents/{first_in_queue['id']}")
         assert page.locator(".bars li").count() == 5
+        assert page.locator("#llm #llm-none").is_visible() and page.locator("#ask-llm").is_visible()  # not asked yet
         page.fill("#comment", "the company leads and pays")
         page.locator("body").click()  # leave the comment box so the shortcut is a shortcut, not typing
         page.keyboard.press(key)
@@ -103,3 +91,57 @@ def test_reviewer_corrects_a_label_in_the_browser_and_sees_it_in_the_audit_trail
         page.screenshot(path=str(tmp_path / "document.png"), full_page=True)
         browser.close()
     assert external == []
+
+
+SCRIPT = "<script>window.__xss=1</script>"
+IMAGE = "<img src=x onerror=window.__xss=1>"
+
+
+def test_script_in_documents_and_comments_shows_as_text_and_never_runs(server, app, corpus):
+    from playwright.sync_api import sync_playwright
+
+    from api.store import queries
+
+    with app.state.partnership.db.session() as session:
+        reviewer_token = queries.create_user(session, "rui", "reviewer")[1]
+        submitter_token = queries.create_user(session, "ada", "submitter")[1]
+    text = f"{corpus[0].text}\n\nThe operator wrote {SCRIPT} and then {IMAGE} in the annex."
+    with httpx.Client(base_url=server, headers={"Authorization": f"Bearer {submitter_token}"}) as api:
+        created = api.post("/documents", json={"text": text, "name": f"annex {IMAGE}", "city": f"Velmora {SCRIPT}"})
+        assert created.status_code == 201, created.text
+        document_id = created.json()["id"]
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page()
+        requested: list[str] = []
+        page.on("request", lambda r: requested.append(r.url))
+
+        def assert_inert() -> None:
+            page.wait_for_load_state("networkidle")
+            assert page.evaluate("typeof window.__xss") == "undefined", page.url
+            assert page.locator("img[src=x]").count() == 0 and page.locator("script:text('__xss')").count() == 0
+
+        page.goto(f"{server}/ui/login")
+        page.fill("#token", reviewer_token)
+        page.click("button[type=submit].primary")
+        page.wait_for_url(f"{server}/ui/queue")
+        assert_inert()
+        assert IMAGE in page.locator("a.doc-link").first.inner_text()
+        page.goto(f"{server}/ui/documents/{document_id}")
+        assert_inert()
+        shown = page.locator(".doc-text").inner_text()
+        assert SCRIPT in shown and IMAGE in shown
+        page.fill("#comment", f"looks fine {SCRIPT} {IMAGE}")
+        page.locator("body").click()
+        with page.expect_navigation():
+            page.keyboard.press("1")
+        assert_inert()
+        page.goto(f"{server}/ui/documents/{document_id}")
+        assert_inert()
+        history = page.locator("#history").inner_text()
+        assert f"looks fine {SCRIPT} {IMAGE}" in history
+        page.goto(f"{server}/ui/dashboard")
+        assert_inert()
+        browser.close()
+    assert not [url for url in requested if url.rstrip("/").endswith("/x")]  # the image was never even fetched
