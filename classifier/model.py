@@ -25,10 +25,11 @@ from classifier.calibration import softmax
 from classifier.lexical import LexicalModel
 from classifier.taxonomy import INTERNATIONAL_LEVELS, LABELS
 
-__all__ = ["ASPECTS", "ModelOutput", "ModelSettings", "PartnershipModel", "mean_pool"]
+__all__ = ["ASPECTS", "BACKENDS", "ModelOutput", "ModelSettings", "PartnershipModel", "mean_pool"]
 
 ASPECTS: dict[str, tuple[str, ...]] = {"testbed": ("no", "yes"), "international": INTERNATIONAL_LEVELS}
 FORMAT = "partnership-model/v1"
+BACKENDS = ("torch", "onnx")
 
 
 @dataclass
@@ -99,14 +100,28 @@ class PartnershipModel:
         self.folder = folder
         self.int8 = False
         self.lexical: LexicalModel | None = None
+        self.onnx = None  # an OnnxEncoder when loaded with backend="onnx"
 
     @property
     def version(self) -> str:
         return self.settings.version
 
+    @property
+    def backend(self) -> str:
+        return "onnx" if self.onnx is not None else "torch"
+
     @classmethod
-    def load(cls, folder: Path, *, int8: bool = False) -> PartnershipModel:
-        """Load a version folder; ``int8`` applies dynamic quantization to the linear layers."""
+    def load(
+        cls, folder: Path, *, int8: bool = False, backend: str = "torch", threads: int | None = None
+    ) -> PartnershipModel:
+        """Load a version folder; ``int8`` applies dynamic quantization to the linear layers.
+
+        ``backend="onnx"`` runs the encoder in ONNX Runtime (exported on first use, see
+        :mod:`classifier.onnx_runtime`) with ``threads`` intra-op threads (default: one per core);
+        the torch backend follows ``torch.set_num_threads``.
+        """
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
         quiet_transformers()
         folder = Path(folder)
         settings = ModelSettings.read(folder)
@@ -123,7 +138,12 @@ class PartnershipModel:
         loaded = cls(model, tokenizer, settings, heads, folder)
         if LexicalModel.exists(folder):
             loaded.lexical = LexicalModel.load(folder)
-        if int8:
+        if backend == "onnx":
+            from classifier.onnx_runtime import OnnxEncoder
+
+            loaded.onnx = OnnxEncoder.for_version(folder, model, int8=int8, threads=threads)
+            loaded.int8 = int8
+        elif int8:
             loaded.quantize()
         return loaded
 
@@ -174,8 +194,11 @@ class PartnershipModel:
                 truncation=True,
                 max_length=self.settings.max_length,
                 padding=True,
-                return_tensors="pt",
+                return_tensors="np" if self.onnx is not None else "pt",
             )
+            if self.onnx is not None:
+                logits[idx], pooled[idx] = self.onnx(batch["input_ids"], batch["attention_mask"])
+                continue
             encoder_out = self.model.bert(**batch)
             logits[idx] = self.model.classifier(encoder_out.pooler_output).float().numpy()
             pooled[idx] = mean_pool(encoder_out.last_hidden_state, batch["attention_mask"]).float().numpy()

@@ -11,13 +11,18 @@ from classifier.calibration import coverage_curve, expected_calibration_error
 from classifier.taxonomy import LABELS
 
 __all__ = [
+    "INT8_TOLERANCE",
     "classification_metrics",
     "confusion_png",
     "confusion_text",
     "evaluate_version",
     "evidence_faithfulness",
     "format_report",
+    "int8_check",
 ]
+
+# int8 inference is allowed for a version when its test macro-F1 is at most this much below fp32's (issue 4).
+INT8_TOLERANCE = 0.01
 
 
 def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, names: tuple[str, ...] = LABELS) -> dict:
@@ -98,10 +103,67 @@ def format_report(title: str, metrics: dict, comparison: dict[str, dict]) -> str
     return "\n".join(lines)
 
 
+def int8_check(
+    folder: Path,
+    texts: list[str],
+    labels: np.ndarray,
+    backends: tuple[str, ...] = ("torch", "onnx"),
+    fp32_probabilities: np.ndarray | None = None,
+) -> dict:
+    """Macro-F1 of the int8 model on each backend against fp32 on the same inputs, and whether int8 is
+    allowed (at most ``INT8_TOLERANCE`` below fp32). ``texts`` are model inputs, already formatted."""
+    from classifier.model import PartnershipModel
+
+    labels = np.asarray(labels)
+    if fp32_probabilities is None:
+        fp32_probabilities = PartnershipModel.load(folder).probabilities(texts)
+    fp32_f1 = classification_metrics(labels, fp32_probabilities)["macro_f1"]
+    out: dict = {"fp32_macro_f1": fp32_f1, "tolerance": INT8_TOLERANCE, "documents": int(len(labels))}
+    for backend in backends:
+        probabilities = PartnershipModel.load(folder, int8=True, backend=backend).probabilities(texts)
+        out[backend] = _int8_row(labels, probabilities, fp32_probabilities)
+    out["allowed"] = all(out[b]["allowed"] for b in backends)
+    return out
+
+
+def _int8_row(labels: np.ndarray, probabilities: np.ndarray, fp32: np.ndarray) -> dict:
+    f1 = classification_metrics(labels, probabilities)["macro_f1"]
+    fp32_f1 = classification_metrics(labels, fp32)["macro_f1"]
+    return {
+        "macro_f1": f1,
+        "delta": f1 - fp32_f1,
+        "allowed": bool(fp32_f1 - f1 <= INT8_TOLERANCE),
+        "labels_changed": int((probabilities.argmax(1) != fp32.argmax(1)).sum()),
+        "max_probability_difference": float(np.abs(probabilities - fp32).max()),
+    }
+
+
+def format_int8_check(check: dict) -> str:
+    """The int8 rows of a report: macro-F1, the difference to fp32 and the verdict per backend."""
+    lines = [f"int8 check (tolerance {check['tolerance']}): fp32 macro-F1 {check['fp32_macro_f1']:.4f}"]
+    for backend in ("torch", "onnx"):
+        if backend in check:
+            r = check[backend]
+            lines.append(
+                f"  {backend} int8 macro-F1 {r['macro_f1']:.4f} (delta {r['delta']:+.4f}, {r['labels_changed']} labels"
+                f" changed, max |dp| {r['max_probability_difference']:.3f}): "
+                + ("allowed" if r["allowed"] else "NOT allowed")
+            )
+    return "\n".join(lines)
+
+
 def evaluate_version(
-    folder: Path, corpus_dir: Path, splits_file: Path, *, data: Path | None = None, int8: bool = False
+    folder: Path,
+    corpus_dir: Path,
+    splits_file: Path,
+    *,
+    data: Path | None = None,
+    int8: bool = False,
+    backend: str = "torch",
 ) -> str:
-    """Evaluate a saved version on the test split (or a labeled JSONL file), beside the baselines."""
+    """Evaluate a saved version on the test split (or a labeled JSONL file), beside the baselines.
+
+    With ``int8`` the report adds the int8 check: fp32 on the same documents and the macro-F1 difference."""
     from classifier.model import PartnershipModel
     from training.baselines import tfidf_logreg, zero_shot_similarity
     from training.corpus import load_corpus
@@ -109,7 +171,7 @@ def evaluate_version(
     from training.splits import load_splits
     from training.train import columns
 
-    model = PartnershipModel.load(folder, int8=int8)
+    model = PartnershipModel.load(folder, int8=int8, backend=backend)
     dataset = to_dataset_dict(load_corpus(corpus_dir), load_splits(splits_file))
     if data is not None:
         from datasets import Dataset
@@ -127,13 +189,22 @@ def evaluate_version(
     test = columns(target, model.settings.input_format, extractor)
     train = columns(dataset["train"])
     labels = np.asarray(test["label"])
-    metrics = classification_metrics(labels, model.probabilities(test["text"]))
-    comparison = {f"fine-tuned {model.version}{' int8' if int8 else ''}": metrics}
+    probabilities = model.probabilities(test["text"])
+    metrics = classification_metrics(labels, probabilities)
+    comparison = {f"fine-tuned {model.version}{f' int8 ({backend})' if int8 else ''}": metrics}
+    check = None
+    if int8:
+        fp32 = PartnershipModel.load(folder).probabilities(test["text"])
+        comparison[f"fine-tuned {model.version} fp32"] = classification_metrics(labels, fp32)
+        check = int8_check(folder, test["text"], labels, backends=(), fp32_probabilities=fp32)
+        check[backend] = _int8_row(labels, probabilities, fp32)
+        check["allowed"] = check[backend]["allowed"]
     tfidf = tfidf_logreg(train["raw_text"], train["label"])
     comparison["TF-IDF + logistic regression"] = classification_metrics(labels, tfidf.predict_proba(test["raw_text"]))
     comparison["zero-shot MiniLM similarity"] = classification_metrics(labels, zero_shot_similarity(test["raw_text"]))
     where = str(data) if data else "test split"
-    return format_report(f"{model.version} on {where} ({len(labels)} documents)", metrics, comparison)
+    report = format_report(f"{model.version} on {where} ({len(labels)} documents)", metrics, comparison)
+    return report + ("\n\n" + format_int8_check(check) if check else "")
 
 
 def evidence_faithfulness(model, texts: list[str], seed: int = 13) -> dict:

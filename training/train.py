@@ -18,8 +18,15 @@ from datasets import Dataset, DatasetDict
 from classifier.calibration import expected_calibration_error, softmax
 from classifier.features import format_input
 from classifier.taxonomy import INTERNATIONAL_LEVELS, LABELS
+from training.ablation import ablation_markdown
 from training.baselines import tfidf_logreg, zero_shot_similarity
-from training.evaluate import classification_metrics, confusion_png, confusion_text, evidence_faithfulness
+from training.evaluate import (
+    classification_metrics,
+    confusion_png,
+    confusion_text,
+    evidence_faithfulness,
+    int8_check,
+)
 from training.finetune import FinetuneConfig, Progress, finetune
 from training.registry import ModelRegistry
 
@@ -70,7 +77,27 @@ def _aspect_scores(model, texts: list[str], testbed: list[bool], international: 
     return out
 
 
-def _model_card(version: str, metrics: dict, config: FinetuneConfig) -> str:
+def _int8_section(check: dict | None) -> str:
+    if not check:
+        return ""
+    rows = "\n".join(
+        f"| {backend} | {check[backend]['macro_f1']:.4f} | {check[backend]['delta']:+.4f} |"
+        f" {check[backend]['labels_changed']} | {'yes' if check[backend]['allowed'] else 'no'} |"
+        for backend in ("torch", "onnx")
+        if backend in check
+    )
+    return f"""
+## int8 inference
+Test macro-F1 of the int8 model (dynamic quantization of the linear layers) against fp32
+{check["fp32_macro_f1"]:.4f}; int8 is allowed when it is at most {check["tolerance"]} below fp32.
+
+| int8 backend | macro-F1 | delta | labels changed | allowed |
+|---|---|---|---|---|
+{rows}
+"""
+
+
+def _model_card(version: str, metrics: dict, config: FinetuneConfig, ablation: dict | None = None) -> str:
     test = metrics["test"]
     ex = {"documents": 0, **metrics["explanation"]}
     nan = float("nan")
@@ -129,7 +156,8 @@ Evidence (sentence occlusion) on {ex["documents"]} test documents: removing the 
 sentence lowers the predicted model's probability by {ex.get("mean_drop_top_evidence", nan):.3f} on average,
 removing a random other sentence by {ex.get("mean_drop_random_sentence", nan):.3f} (the top drop is at least
 as large in {ex.get("share_top_drop_greater_or_equal", nan):.0%} of them).
-
+{_int8_section(metrics.get("int8"))}
+{ablation_markdown(ablation) if ablation else ""}
 ## Known limits
 - Trained on documents written for this project; real documents are longer and vaguer, and the
   figures above overstate accuracy on them.
@@ -147,8 +175,14 @@ def train_version(
     progress: Progress | None = None,
     promote: bool = True,
     baselines: bool = True,
+    ablation: dict | None = None,
+    check_int8: bool = True,
 ) -> TrainResult:
-    """Train a new version into ``models_dir``, evaluate it, and promote it if it is not worse."""
+    """Train a new version into ``models_dir``, evaluate it, and promote it if it is not worse.
+
+    ``ablation``: the content of an ``ablation.json`` (:mod:`training.ablation`) to store beside the
+    metrics and show in the card. ``check_int8``: measure int8 against fp32 on the test split (the
+    row says whether int8 may serve this version)."""
     registry = ModelRegistry(models_dir)
     version = registry.new_version()
     splits = {name: columns(dataset[name], config.input_format, extractor) for name in ("train", "validation", "test")}
@@ -197,8 +231,13 @@ def train_version(
     folder = models_dir / version
     staging = models_dir / f".{version}.partial"
     model.save(staging)
+    if check_int8:  # loads the saved folder, so the int8 ONNX file ships with the version
+        probabilities = softmax(scores, model.settings.temperature)
+        metrics["int8"] = int8_check(staging, test["text"], labels, fp32_probabilities=probabilities)
+    if ablation:
+        (staging / "ablation.json").write_text(json.dumps(ablation, indent=2) + "\n", encoding="utf-8")
     (staging / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    (staging / "README.md").write_text(_model_card(version, metrics, config), encoding="utf-8")
+    (staging / "README.md").write_text(_model_card(version, metrics, config, ablation), encoding="utf-8")
     confusion_png(metrics_test["confusion"], staging / "confusion.png", f"{version} test split")
     staging.rename(folder)  # a version appears whole or not at all
     model.folder = folder
