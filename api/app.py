@@ -47,7 +47,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     db = Database(settings.database)
     holder = ModelHolder(
-        settings.models_dir, extract=settings.extract, int8=settings.int8, explain=settings.explain_on_submit
+        settings.models_dir,
+        extract=settings.extract,
+        int8=settings.int8,
+        explain=settings.explain_on_submit,
+        backend=settings.backend,
     )
     metrics = Metrics()
     state = AppState(settings=settings, db=db, holder=holder, metrics=metrics)

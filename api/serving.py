@@ -43,10 +43,19 @@ def extraction_available() -> bool:
 class ModelHolder:
     """The serving :class:`Pipeline` and the registry it comes from."""
 
-    def __init__(self, models_dir: Path, *, extract: bool | None = None, int8: bool = False, explain: bool = False):
+    def __init__(
+        self,
+        models_dir: Path,
+        *,
+        extract: bool | None = None,
+        int8: bool = False,
+        explain: bool = False,
+        backend: str = "torch",
+    ):
         self.registry = ModelRegistry(models_dir)
         self.extract = extraction_available() if extract is None else extract
         self.int8 = int8
+        self.backend = backend
         self.explain = explain
         self._pipeline: Pipeline | None = None
         self._reference = threading.Lock()  # held for a pointer swap only
@@ -80,7 +89,11 @@ class ModelHolder:
 
     def _load(self, version: str) -> Pipeline:
         pipeline = Pipeline.load(
-            self.registry.path(version), int8=self.int8, extract=self.extract, explain=self.explain
+            self.registry.path(version),
+            int8=self.int8,
+            extract=self.extract,
+            explain=self.explain,
+            backend=self.backend,
         )
         pipeline.predict([WARM_UP])  # first-call costs are paid here, not by a request
         return pipeline
@@ -141,7 +154,9 @@ class ModelHolder:
                 cached = self._explainers.get(model_version)
                 if cached is None:
                     folder = self.registry.path(model_version)
-                    cached = Pipeline.load(folder, int8=self.int8, extract=self.extract, explain=True)
+                    cached = Pipeline.load(
+                        folder, int8=self.int8, extract=self.extract, explain=True, backend=self.backend
+                    )
                     self._explainers = {model_version: cached}  # keep one: old versions are rarely asked twice
                 pipeline = cached
             except (RegistryError, OSError, ValueError):

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
         "they are computed on the first detail view and stored.",
     )
     int8: bool = Field(False, description="Serve the int8-quantized model.")
+    backend: Literal["torch", "onnx"] = Field(
+        "torch", description="Model runtime: torch, or onnx (ONNX Runtime, exported once into the model folder)."
+    )
     batch_size: int = Field(16, description="Most submissions classified together by the micro-batcher.")
     session_secret: SecretStr | None = Field(
         None, description="Signs the review page's session cookie; generated into var/session_secret if unset."

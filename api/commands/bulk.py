@@ -26,6 +26,9 @@ def bulk(
     batch_size: Annotated[int, typer.Option(help="Documents per batch.")] = 32,
     model: Annotated[str | None, typer.Option(help="Model version (default: the serving one).")] = None,
     int8: Annotated[bool, typer.Option(help="int8 dynamic quantization.")] = True,
+    backend: Annotated[
+        str, typer.Option(help="torch, or onnx (ONNX Runtime; exported once into the model folder).")
+    ] = "torch",
     extract: Annotated[bool, typer.Option(help="Extract stakeholders and roles.")] = True,
     explain: Annotated[
         str, typer.Option(help="Evidence sentences for: all, review (uncertain ones) or none.")
@@ -42,6 +45,7 @@ def bulk(
         workers=workers,
         batch_size=batch_size,
         int8=int8,
+        backend=backend,
         extract=extract,
         explain=explain,
         ray_address=address,

@@ -121,6 +121,12 @@ def classify(
     fmt: Annotated[str, typer.Option("--format", help="jsonl, csv or table.")] = "jsonl",
     model: Annotated[str | None, typer.Option(help="Model version (default: the serving one).")] = None,
     int8: Annotated[bool, typer.Option(help="int8 dynamic quantization.")] = False,
+    backend: Annotated[
+        str, typer.Option(help="torch, or onnx (ONNX Runtime: exported once into the model folder, faster).")
+    ] = "torch",
+    overlap: Annotated[
+        bool, typer.Option(help="Run extraction in a second thread while the model classifies (2 cores).")
+    ] = False,
     explain: Annotated[bool, typer.Option(help="Evidence sentences by occlusion.")] = True,
     extract: Annotated[bool, typer.Option(help="Extract stakeholders and roles (spaCy).")] = True,
     batch_size: Annotated[int, typer.Option(help="Documents per batch.")] = 64,
@@ -131,7 +137,15 @@ def classify(
     from api.inputs import InputError, iter_documents
     from classifier.pipeline import Pipeline
 
-    pipeline = Pipeline.load(serving_folder(model), int8=int8, explain=explain, extract=extract)
+    pipeline = Pipeline.load(
+        serving_folder(model),
+        int8=int8,
+        explain=explain,
+        extract=extract,
+        backend=backend,
+        threads=1 if overlap else None,
+        overlap=overlap and extract,
+    )
     predictions, errors, batch = [], 0, []
     for item in iter_documents(inputs):
         if isinstance(item, InputError):

@@ -97,7 +97,9 @@ def load_demo(settings: Settings) -> dict[str, str]:
         for name, role in DEMO_ACCOUNTS:
             tokens[name] = queries.rotate_token(session, name, role)
         submitter = queries.user_named(session, "demo-submitter")
-    holder = ModelHolder(settings.models_dir, extract=settings.extract, int8=settings.int8, explain=True)
+    holder = ModelHolder(
+        settings.models_dir, extract=settings.extract, int8=settings.int8, explain=True, backend=settings.backend
+    )
     if holder.load_serving() is None:
         console.print("[yellow]no model is serving: samples are stored unclassified (run `partnership train`)[/]")
     state = AppState(settings=settings, db=db, holder=holder, metrics=Metrics(), batcher=Batcher(holder, 8))

@@ -361,6 +361,7 @@ class BatchRunner:
             engine="single",
             batch_size=self.state.settings.batch_chunk_size,
             int8=self.state.settings.int8,
+            backend=self.state.settings.backend,
             extract=holder.extract,
             explain="none",
             local_paths=False,

@@ -42,6 +42,7 @@ class BulkOptions:
     workers: int = 2
     batch_size: int = 32
     int8: bool = True
+    backend: str = "torch"  # or "onnx" (classifier.onnx_runtime)
     extract: bool = True
     explain: str = "review"
     ray_address: str | None = None
@@ -172,7 +173,12 @@ def _load_worker(options: dict, threads: int) -> None:
 
     torch.set_num_threads(threads)
     _PIPELINE = Pipeline.load(
-        Path(options["model"]), int8=options["int8"], extract=options["extract"], explain=options["explain"]
+        Path(options["model"]),
+        int8=options["int8"],
+        extract=options["extract"],
+        explain=options["explain"],
+        backend=options.get("backend", "torch"),
+        threads=threads,
     )
 
 

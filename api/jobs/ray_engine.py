@@ -76,7 +76,11 @@ class Classifier:
 
         torch.set_num_threads(threads)
         self.pipeline = Pipeline.load(
-            Path(options["model"]), int8=options["int8"], extract=options["extract"], explain=options["explain"]
+            Path(options["model"]),
+            int8=options["int8"],
+            extract=options["extract"],
+            explain=options["explain"],
+            backend=options.get("backend", "torch"),
         )
 
     def __call__(self, batch):

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import shutil
 
 from typer.testing import CliRunner
 
@@ -60,3 +61,29 @@ def test_classify_without_a_model_says_what_to_do(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["classify", "-"], input="some text")
     get_settings.cache_clear()
     assert result.exit_code == 2 and "partnership train" in result.output
+
+
+def test_classify_on_onnx_runtime_with_overlap_agrees_with_torch(tmp_path, monkeypatch, tiny_model_dir, corpus):
+    models = tmp_path / "models"
+    models.mkdir()
+    folder = models / "tiny"
+    shutil.copytree(tiny_model_dir, folder)  # the ONNX export is written beside the weights: keep the fixture clean
+    ModelRegistry(models).promote("tiny")
+    monkeypatch.setenv("PARTNERSHIP_MODELS_DIR", str(models))
+    get_settings.cache_clear()
+    for i in range(3):
+        (tmp_path / f"d{i}.txt").write_text(corpus[i].text)
+    inputs = [str(tmp_path / f"d{i}.txt") for i in range(3)]
+    runs = {}
+    for name, extra in {"torch": [], "onnx": ["--backend", "onnx", "--overlap"]}.items():
+        out = tmp_path / f"{name}.jsonl"
+        result = CliRunner().invoke(app, ["classify", *inputs, "-o", str(out), "--no-explain", *extra])
+        assert result.exit_code == 0, result.output
+        runs[name] = {r["id"]: r for r in map(json.loads, out.read_text().splitlines())}
+    get_settings.cache_clear()
+    assert any(folder.glob("*.onnx")), "the ONNX run did not use ONNX Runtime"
+    for doc_id, torch_row in runs["torch"].items():
+        onnx_row = runs["onnx"][doc_id]
+        assert onnx_row["label"] == torch_row["label"]
+        assert max(abs(onnx_row["probabilities"][k] - torch_row["probabilities"][k]) for k in "ABCDE") < 1e-3
+        assert onnx_row["stakeholders"] == torch_row["stakeholders"]
