@@ -40,8 +40,9 @@ __all__ = [
 
 Status = Literal["received", "predicted", "reviewed"]
 RoleName = Literal["submitter", "reviewer", "admin"]
-# A database id in a path: ids beyond 64 bits would overflow the database driver (a 500), so they are 422.
-RowId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+# A database id in a path or body. Ids are INTEGER columns and PostgreSQL's int4 is the narrowest store (SQLite
+# takes 64 bits): a larger id would overflow the driver (a 500), so it is a 422.
+RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 
 class DocumentIn(BaseModel):
@@ -74,7 +75,9 @@ class ReviewIn(BaseModel):
     """A reviewer's decision; ``version`` is the document version the reviewer saw (optimistic locking)."""
 
     model_config = ConfigDict(extra="forbid")
-    version: int = Field(ge=1, description="The document's `version` when it was read; a stale one gets 409.")
+    version: int = Field(
+        ge=1, le=2**31 - 1, description="The document's `version` when it was read; a stale one gets 409."
+    )
     label: Label
     stakeholders: list[StakeholderIn] | None = Field(None, description="Corrected stakeholders (None: keep).")
     comment: str = Field("", max_length=5000)

@@ -83,6 +83,7 @@ def run_child(args: argparse.Namespace) -> dict:
         workers=args.workers,
         batch_size=args.batch_size,
         explain=config["explain"],
+        backend=args.backend,
     )
     marks: list[tuple[float, int]] = []
     started = time.perf_counter()
@@ -110,6 +111,7 @@ def measure(name: str, args: argparse.Namespace, workdir: Path) -> dict:
     output = workdir / f"out-{list(CONFIGS).index(name)}"
     command = [sys.executable, __file__, "--child", name, "--input", args.input, "--output", str(output)]
     command += ["--model", args.model, "--workers", str(args.workers), "--batch-size", str(args.batch_size)]
+    command += ["--backend", args.backend]
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         process = subprocess.Popen(command, stdout=out, stderr=err, env=env, cwd=ROOT)
@@ -142,6 +144,7 @@ def main() -> None:
     parser.add_argument("--model", help="model folder (default: the serving version)")
     parser.add_argument("--workers", type=int, default=2, help="local worker processes and Ray actors")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--backend", default="torch", choices=["torch", "onnx"], help="model runtime, all engines")
     parser.add_argument("--only", action="append", choices=list(CONFIGS), help="run only these (repeatable)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--input", help=argparse.SUPPRESS)
@@ -162,7 +165,8 @@ def main() -> None:
         write_documents(args.docs, Path(args.input))
         names = [n for n in CONFIGS if not args.only or n in args.only]
         print(
-            f"{args.docs} documents, model {args.model}, {args.workers} workers, batch {args.batch_size}, "
+            f"{args.docs} documents, model {args.model}, {args.backend}, {args.workers} workers, "
+            f"batch {args.batch_size}, "
             f"{os.cpu_count()} cores",
             flush=True,
         )

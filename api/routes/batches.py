@@ -193,7 +193,7 @@ def list_batches(
     state: StateDep,
     session: SessionDep,
     _: Annotated[User, Depends(require("read"))],
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int | None, Query(ge=1, le=200)] = None,
 ) -> BatchPage:
     size = page_size or state.settings.page_size

@@ -214,7 +214,7 @@ def list_documents(
     city: str | None = None,
     label: Label | None = None,
     status_: Annotated[Literal["received", "predicted", "reviewed"] | None, Query(alias="status")] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int | None, Query(ge=1, le=200)] = None,
 ) -> DocumentPage:
     size = page_size or state.settings.page_size

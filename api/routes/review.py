@@ -26,8 +26,10 @@ def review_queue(
     city: str | None = None,
     label: Annotated[Label | None, Query(description="The predicted label.")] = None,
     model: Annotated[str | None, Query(description="The model version that predicted.")] = None,
-    batch: Annotated[int | None, Query(description="Only the documents of this batch upload.")] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    batch: Annotated[
+        int | None, Query(ge=1, le=2**31 - 1, description="Only the documents of this batch upload.")
+    ] = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int | None, Query(ge=1, le=200)] = None,
 ) -> QueuePage:
     size = page_size or state.settings.page_size
