@@ -65,10 +65,15 @@ class ModelRegistry:
         return folder
 
     def versions(self) -> list[VersionInfo]:
-        """Complete versions (a partnership.json exists), oldest first."""
+        """Complete versions (a partnership.json exists), oldest first.
+
+        Hidden folders are skipped: a retrain saves into ``.<version>.partial`` and renames it when complete,
+        so a half-written version is never listed, even once its partnership.json is written.
+        """
         serving = self.serving()
         found = []
-        for folder in sorted(p for p in self.root.glob("*") if (p / "partnership.json").exists()):
+        folders = (p for p in self.root.glob("*") if not p.name.startswith("."))
+        for folder in sorted(p for p in folders if (p / "partnership.json").exists()):
             metrics_file = folder / "metrics.json"
             metrics = json.loads(metrics_file.read_text(encoding="utf-8")) if metrics_file.exists() else {}
             found.append(VersionInfo(folder.name, folder, folder.name == serving, metrics))

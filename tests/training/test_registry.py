@@ -32,3 +32,9 @@ def test_unknown_or_half_written_version_cannot_be_promoted(tmp_path):
     with pytest.raises(RegistryError):
         registry.promote("v9")
     assert registry.serving() is None and registry.versions() == []
+
+
+def test_a_version_still_being_saved_is_not_listed(tmp_path):
+    _fake_version(tmp_path, "v1", 0.5)
+    _fake_version(tmp_path, ".v2.partial", 0.9)  # train_version's staging folder, partnership.json already written
+    assert [v.version for v in ModelRegistry(tmp_path).versions()] == ["v1"]
