@@ -21,6 +21,7 @@ from starlette.datastructures import UploadFile
 
 from api.deps import SessionDep, StateDep, require
 from api.jobs import batches as jobs
+from api.routes.limits import refuse_declared_oversize, too_large
 from api.schemas import BatchOut, BatchPage, RowId
 from api.store import queries
 from api.store.queries import as_utc
@@ -37,7 +38,6 @@ ACCEPTED_TYPES: dict[str, set[str]] = {
     | {"text/plain", "text/jsonl"},
 }
 GENERIC_TYPES = {"", "application/octet-stream", "binary/octet-stream"}
-MULTIPART_OVERHEAD = 64 * 1024
 COPY_CHUNK = 1 << 20
 SUBMIT_DOC = """Upload many documents at once: multipart/form-data with a `file` (`.zip` of txt, md, html, pdf,
 docx, csv or jsonl files, with `<city>/...` folders; or a `.csv` / `.jsonl` table with `id`, `text`, `city`,
@@ -91,10 +91,6 @@ def batch_out(batch: Batch) -> BatchOut:
     )
 
 
-def _too_large(limit: int) -> HTTPException:
-    return HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"upload is larger than the {limit / 1e6:.0f} MB limit")
-
-
 def _get(session, batch_id: int) -> Batch:
     try:
         return queries.get_batch(session, batch_id)
@@ -119,9 +115,7 @@ async def submit_batch(
     request: Request, response: Response, state: StateDep, user: Annotated[User, Depends(require("submit"))]
 ) -> BatchOut:
     limit = state.settings.batch_max_upload_bytes
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > limit + MULTIPART_OVERHEAD:
-        raise _too_large(limit)
+    refuse_declared_oversize(request, limit, "upload")
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "multipart/form-data":
         raise HTTPException(
@@ -161,7 +155,7 @@ async def submit_batch(
             while chunk := upload.file.read(COPY_CHUNK):
                 size += len(chunk)
                 if size > limit:
-                    raise _too_large(limit)
+                    raise too_large(limit, "upload")
                 handle.write(chunk)
         jobs.check_upload(incoming, jobs.KINDS[suffix])
 

@@ -18,6 +18,7 @@ from starlette.datastructures import UploadFile
 from api.deps import SessionDep, StateDep, require
 from api.jobs import intake
 from api.routes.convert import document_out, event_out
+from api.routes.limits import refuse_declared_oversize, too_large
 from api.schemas import AuditEventOut, DocumentIn, DocumentOut, DocumentPage, LLMOpinionOut, RowId
 from api.store import queries
 from api.store.tables import User
@@ -40,7 +41,6 @@ ACCEPTED_TYPES: dict[str, set[str]] = {
     ".docx": {"application/vnd.openxmlformats-officedocument.wordprocessingml.document", "application/zip"},
 }
 GENERIC_TYPES = {"", "application/octet-stream", "binary/octet-stream"}
-MULTIPART_OVERHEAD = 64 * 1024
 SUBMIT_DOC = """Submit a document and get its prediction back.
 
 Either **JSON** `{"text": ..., "name": ..., "city": ..., "country": ..., "submitter": ...}` or
@@ -81,17 +81,13 @@ def _with_llm_opinion(out: DocumentOut) -> DocumentOut:
     return out.model_copy(update={"prediction": prediction, "llm_opinion": opinion})
 
 
-def _too_large(limit: int) -> HTTPException:
-    return HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"document is larger than the {limit / 1e6:.0f} MB limit")
-
-
 async def _body(request: Request, limit: int) -> bytes:
     """The raw body, refused as soon as it passes ``limit`` bytes."""
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise _too_large(limit)
+            raise too_large(limit, "document")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -141,7 +137,7 @@ async def _from_upload(request: Request, limit: int) -> tuple[SourceDocument, Do
     data = await upload.read(limit + 1)
     await upload.close()
     if len(data) > limit:
-        raise _too_large(limit)
+        raise too_large(limit, "document")
     meta = {key: str(form.get(key) or "").strip()[:200] or None for key in ("city", "country", "submitter")}
     source = await run_in_threadpool(read_bytes, data, name, doc_id=name, max_bytes=limit)
     return source, DocumentIn(text=source.text, name=name, **meta)
@@ -164,9 +160,7 @@ async def submit_document(
     request: Request, response: Response, state: StateDep, user: Annotated[User, Depends(require("submit"))]
 ) -> DocumentOut:
     limit = state.settings.max_upload_bytes
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > limit + MULTIPART_OVERHEAD:
-        raise _too_large(limit)
+    refuse_declared_oversize(request, limit, "document")
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         if content_type == "application/json":
