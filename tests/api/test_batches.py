@@ -353,7 +353,7 @@ def test_a_retraining_job_interrupted_by_a_restart_is_failed_and_its_half_writte
     staging = models_dir / ".v20991231-000000.partial"  # what train_version leaves when killed mid-save
     staging.mkdir()
     (staging / "partnership.json").write_text("{}")
-    assert ".v20991231-000000.partial" in {v.version for v in ModelRegistry(models_dir).versions()}
+    assert ".v20991231-000000.partial" not in {v.version for v in ModelRegistry(models_dir).versions()}
     app = create_app(settings)
     with TestClient(app) as client:
         with db.session() as session:
