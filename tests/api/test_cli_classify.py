@@ -3,6 +3,7 @@
 import csv
 import json
 import shutil
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -11,13 +12,23 @@ from api.settings import get_settings
 from training.registry import ModelRegistry
 
 
-def test_classify_skips_unreadable_inputs_and_classifies_the_rest(tmp_path, monkeypatch, tiny_model_dir, corpus):
+def serve_tiny(tmp_path: Path, monkeypatch, tiny_model_dir: Path, *, copy: bool = False) -> Path:
+    """The tiny model as the serving version of a temporary registry; ``copy`` keeps the shared fixture clean."""
     models = tmp_path / "models"
     models.mkdir()
-    (models / "tiny").symlink_to(tiny_model_dir, target_is_directory=True)
+    folder = models / "tiny"
+    if copy:
+        shutil.copytree(tiny_model_dir, folder)
+    else:
+        folder.symlink_to(tiny_model_dir, target_is_directory=True)
     ModelRegistry(models).promote("tiny")
     monkeypatch.setenv("PARTNERSHIP_MODELS_DIR", str(models))
     get_settings.cache_clear()
+    return folder
+
+
+def test_classify_skips_unreadable_inputs_and_classifies_the_rest(tmp_path, monkeypatch, tiny_model_dir, corpus):
+    serve_tiny(tmp_path, monkeypatch, tiny_model_dir)
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     (inbox / "one.txt").write_text(corpus[0].text)
@@ -36,12 +47,7 @@ def test_classify_skips_unreadable_inputs_and_classifies_the_rest(tmp_path, monk
 
 
 def test_classify_writes_the_bulk_csv_layout(tmp_path, monkeypatch, tiny_model_dir, corpus):
-    models = tmp_path / "models"
-    models.mkdir()
-    (models / "tiny").symlink_to(tiny_model_dir, target_is_directory=True)
-    ModelRegistry(models).promote("tiny")
-    monkeypatch.setenv("PARTNERSHIP_MODELS_DIR", str(models))
-    get_settings.cache_clear()
+    serve_tiny(tmp_path, monkeypatch, tiny_model_dir)
     (tmp_path / "a.txt").write_text(corpus[0].text)
     out = tmp_path / "out.csv"
     args = ["classify", str(tmp_path / "a.txt"), "-o", str(out), "--format", "csv", "--no-extract", "--no-explain"]
@@ -64,13 +70,7 @@ def test_classify_without_a_model_says_what_to_do(tmp_path, monkeypatch):
 
 
 def test_classify_on_onnx_runtime_with_overlap_agrees_with_torch(tmp_path, monkeypatch, tiny_model_dir, corpus):
-    models = tmp_path / "models"
-    models.mkdir()
-    folder = models / "tiny"
-    shutil.copytree(tiny_model_dir, folder)  # the ONNX export is written beside the weights: keep the fixture clean
-    ModelRegistry(models).promote("tiny")
-    monkeypatch.setenv("PARTNERSHIP_MODELS_DIR", str(models))
-    get_settings.cache_clear()
+    folder = serve_tiny(tmp_path, monkeypatch, tiny_model_dir, copy=True)  # ONNX is exported beside the weights
     for i in range(3):
         (tmp_path / f"d{i}.txt").write_text(corpus[i].text)
     inputs = [str(tmp_path / f"d{i}.txt") for i in range(3)]
