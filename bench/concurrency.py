@@ -25,10 +25,12 @@ import time
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from api_load import _prepare, _quantile, _texts, make_token, start_server, stop_server  # noqa: E402
+
+from api.store.db import empty_postgres  # noqa: E402
 
 
 async def submitters(url: str, token: str, texts: list[str], clients: int, duration: float) -> dict:
@@ -70,19 +72,6 @@ def document_rows(database_url: str) -> int:
         count = connection.execute(select(func.count()).select_from(Document)).scalar_one()
     engine.dispose()
     return int(count)
-
-
-def empty_postgres(url: str) -> str:
-    """The psycopg 3 form of ``url``, its public schema dropped and recreated."""
-    from api.settings import Settings
-
-    url = Settings(database_url=url).database
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    return url
 
 
 def run(work: Path, models: Path, database_url: str, clients: int, duration: float, extract: bool) -> dict:

@@ -12,17 +12,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["MIGRATIONS", "Database", "StorageFull", "is_storage_full", "make_engine", "upgrade"]
+__all__ = ["MIGRATIONS", "Database", "StorageFull", "empty_postgres", "is_storage_full", "make_engine", "upgrade"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-# A request holds its authentication session's connection until it ends, while it waits for the model; at 64
-# concurrent submitters the old pool (20 + 10, 30 s timeout) ran dry and answered 500s (bench/api_load.py,
-# docs/reliability.md). SQLite connections are only file handles; PostgreSQL stays under its default 100.
+# At 64 concurrent submitters the old pool (20 + 10, 30 s timeout) ran dry and answered 500s while requests
+# held their authentication session's connection and waited for the model (bench/api_load.py,
+# docs/reliability.md). Authentication now gives the connection back at once (api/deps.py); the pool stays
+# large anyway: SQLite connections are only file handles; PostgreSQL stays under its default 100.
 SQLITE_OVERFLOW = 300
 POSTGRES_OVERFLOW = 60
 POOL_TIMEOUT = 120  # as long as a submission may wait for the model (Batcher.predict): wait, do not fail
@@ -43,6 +44,33 @@ def is_storage_full(exc: BaseException) -> bool:
     if isinstance(original, OSError) and original.errno == errno.ENOSPC:
         return True
     return any(message in str(original).lower() for message in _FULL_MESSAGES)
+
+
+def empty_postgres(url: str, schema: str = "public") -> str:
+    """Drop and recreate ``schema`` in the PostgreSQL database at ``url``: every table and row in it is gone.
+
+    For tests and benchmarks that need an empty database of their own; returns ``url`` in the driver form
+    the service uses (psycopg 3), ready for ``Settings(database_url=...)``. Another ``schema`` than public
+    gives each process its own tables in one database (the returned URL sets ``search_path``), so test runs
+    side by side do not drop each other's tables.
+    """
+    from api.settings import Settings  # the settings module imports this one
+
+    if not schema.isidentifier():
+        raise ValueError(f"not a plain schema name: {schema!r}")
+    parsed = make_url(Settings(database_url=url).database)
+    if parsed.get_backend_name() != "postgresql":
+        raise ValueError(f"not a PostgreSQL URL: {parsed.render_as_string(hide_password=True)}")
+    if schema != "public":
+        parsed = parsed.update_query_dict({"options": f"-csearch_path={schema}"})
+    engine = create_engine(parsed)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    finally:
+        engine.dispose()
+    return parsed.render_as_string(hide_password=False)
 
 
 def make_engine(url: str) -> Engine:

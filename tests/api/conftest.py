@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 
 from api.app import create_app
 from api.settings import Settings
 from api.store import queries
-from api.store.db import Database
+from api.store.db import Database, empty_postgres
 from training.registry import ModelRegistry
 
 POSTGRES_URL = os.environ.get("PARTNERSHIP_TEST_POSTGRES_URL")
@@ -50,16 +49,10 @@ def install_version(models_dir: Path, source: Path, name: str, macro_f1: float |
 
 @pytest.fixture(params=BACKENDS)
 def database_url(request, tmp_path) -> str:
-    """An empty database of each backend; PostgreSQL gets its public schema dropped and recreated."""
+    """An empty database of each backend; on PostgreSQL a schema of this process, dropped and recreated."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'test.db'}"
-    url = Settings(database_url=POSTGRES_URL).database
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    return url
+    return empty_postgres(POSTGRES_URL, schema=f"test_{os.getpid()}")  # runs side by side keep apart
 
 
 @pytest.fixture
