@@ -80,6 +80,9 @@ def current_user(
 ) -> User:
     token = credentials.credentials.strip() if credentials else ""
     user = user_by_token(session, token) if token else None
+    # End the read transaction now: the connection goes back to the pool while the route waits (for the
+    # model, an upload), instead of being held for the whole request; the session keeps ``user`` loaded.
+    session.commit()
     if user is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

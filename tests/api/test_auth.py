@@ -98,3 +98,18 @@ def test_cli_users_create_prints_the_token_once_on_stdout(settings, monkeypatch)
     with db.session() as session:
         assert user_by_token(session, token).name == "grace"
     db.dispose()
+
+
+def test_authentication_returns_the_connection_to_the_pool(db, tokens):
+    """A request waits for the model after authenticating; it must not hold a pooled connection meanwhile."""
+    from fastapi.security import HTTPAuthorizationCredentials
+
+    from api.deps import current_user
+
+    pool = db.engine.pool
+    with db.sessions() as session:
+        before = pool.checkedout()
+        user = current_user(session, HTTPAuthorizationCredentials(scheme="Bearer", credentials=tokens["ada"]))
+        assert pool.checkedout() == before  # read, then released
+        assert user.role == "submitter" and user.id is not None  # still loaded, no new query needed
+        assert pool.checkedout() == before
