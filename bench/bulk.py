@@ -8,7 +8,8 @@ configuration runs ``run_bulk`` in its own subprocess into a new output folder,
 while this process samples the RSS of that subprocess and all its descendants
 (pool workers, Ray's raylet, GCS and actors) with psutil; the peak is reported.
 
-Rows: ``single`` (one process, all threads: the baseline), ``local`` (one worker
+Rows: ``single`` (one process, all threads: the baseline), ``single, one core``
+(the same, pinned to one core: the scaling reference), ``local`` (one worker
 per core), ``ray`` (a local Ray instance, one actor per worker), all with
 explain="none", and ``local`` again with the default explain="review".
 docs/s is end to end (model loading and Ray start-up included, as a user waits
@@ -36,6 +37,8 @@ sys.path.insert(0, str(ROOT))
 
 CONFIGS = {
     "single (baseline)": {"engine": "single", "explain": "none"},
+    # The same process pinned to one core: how the local engine scales from one core to two.
+    "single, one core": {"engine": "single", "explain": "none", "cpus": [0]},
     "local": {"engine": "local", "explain": "none"},
     "ray (local instance)": {"engine": "ray", "explain": "none"},
     "local, explain=review": {"engine": "local", "explain": "review"},
@@ -77,6 +80,8 @@ def run_child(args: argparse.Namespace) -> dict:
     from api.jobs.bulk import BulkOptions, run_bulk
 
     config = CONFIGS[args.child]
+    if "cpus" in config:
+        os.sched_setaffinity(0, config["cpus"])  # before torch and ONNX Runtime size their thread pools
     options = BulkOptions(
         model=args.model,
         engine=config["engine"],

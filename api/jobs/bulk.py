@@ -164,6 +164,14 @@ def _batches(docs: Iterable[SourceDocument], size: int) -> Iterator[list[SourceD
 _PIPELINE = None
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity: a container's cpuset, ``taskset``), not the machine's."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # no affinity on this platform
+        return max(1, os.cpu_count() or 1)
+
+
 def _load_worker(options: dict, threads: int) -> None:
     """Pool initializer: one model per process, loaded once."""
     global _PIPELINE
@@ -198,7 +206,7 @@ def _predict_in_worker(batch: list[SourceDocument]) -> list[dict]:
 
 
 def _single_engine(options: BulkOptions, batches: Iterator[list[SourceDocument]]) -> Iterator[list[dict]]:
-    _load_worker(asdict(options), threads=max(1, os.cpu_count() or 1))
+    _load_worker(asdict(options), threads=usable_cores())
     for batch in batches:
         yield _predict_in_worker(batch)
 

@@ -141,3 +141,18 @@ def test_non_utf8_csv_and_100mb_file_are_handled(tmp_path):
     by_id = {i.id: i for i in items}
     assert "São Paulo" in by_id["x1"].text
     assert "above the" in by_id["big"].reason
+
+
+def test_single_engine_sizes_its_threads_to_the_cores_it_may_use():
+    """Pinned to one core (taskset, a cpuset), the single engine must not start a thread per machine core."""
+    code = "import os; os.sched_setaffinity(0, [0]); from api.jobs.bulk import usable_cores; print(usable_cores())"
+    pinned = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert pinned.stdout.strip() == "1"
+    free = subprocess.run(
+        [sys.executable, "-c", "from api.jobs.bulk import usable_cores; print(usable_cores())"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    assert int(free.stdout) == len(os.sched_getaffinity(0))
