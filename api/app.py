@@ -123,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (health, documents, review, models, users, batches, pages):
         app.include_router(module.router)
+    app.add_exception_handler(pages.LoginRequired, pages.login_redirect)  # a page without a login: to the login
 
     @app.exception_handler(StorageFull)
     @app.exception_handler(OperationalError)

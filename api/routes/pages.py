@@ -1,27 +1,32 @@
 """The review page (server-rendered): log in with an API token, the queue, a document, the dashboard.
 
 Logging in puts the user id in a signed session cookie; every form carries the
-session's CSRF token and is refused (403) without it. Templates autoescape, and
-everything (CSS, JS, the chart as inline SVG) is served from here: nothing
-loads from the internet.
+session's CSRF token and is refused (403) without it. Every page and form checks
+who is asking with one dependency (:data:`PageUser`, :func:`page_form`): nobody
+logged in raises :class:`LoginRequired`, which the app turns into a redirect to
+the login and back. Templates autoescape, and everything (CSS, JS, the chart as
+inline SVG) is served from here: nothing loads from the internet.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
+from starlette.datastructures import FormData
 
 from api.deps import SessionDep, StateDep
 from api.jobs import intake
-from api.jobs.opinions import agreement, ask, review_mode
+from api.jobs.opinions import AskedOpinion, AskRefused, OpinionWorker, agreement, review_mode
 from api.routes.convert import event_out, queue_item
 from api.routes.models import models_overview
 from api.schemas import RowId, StakeholderIn
@@ -30,7 +35,18 @@ from api.store import queries
 from api.store.tables import Document, User
 from classifier.taxonomy import INTERNATIONAL_LEVELS, LABELS, MODELS, ROLES, STAKEHOLDER_TYPES
 
-__all__ = ["TEMPLATES_DIR", "bar_chart", "highlight", "router"]
+__all__ = [
+    "TEMPLATES_DIR",
+    "LoginRequired",
+    "PageForm",
+    "PageUser",
+    "bar_chart",
+    "highlight",
+    "login_redirect",
+    "page_form",
+    "page_user",
+    "router",
+]
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
 environment = Environment(
@@ -101,9 +117,53 @@ def _user(request: Request, session) -> User | None:
     return user if user is not None and user.active else None
 
 
-def _login_redirect(request: Request) -> RedirectResponse:
+class LoginRequired(Exception):
+    """Nobody (or a deactivated account) is logged in. Raised by the page dependencies, so every page and form
+    checks the login in one place; :func:`login_redirect` (registered in ``create_app``) answers it."""
+
+
+def login_redirect(request: Request, exc: LoginRequired | None = None) -> RedirectResponse:
+    """To the login form, and back to this address after it."""
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/ui/login?{urlencode({'next': target})}", status.HTTP_303_SEE_OTHER)
+
+
+def page_user(request: Request, session: SessionDep) -> User:
+    """The session's active user, else :class:`LoginRequired` (a redirect to the login)."""
+    user = _user(request, session)
+    if user is None:
+        raise LoginRequired
+    return user
+
+
+PageUser = Annotated[User, Depends(page_user)]
+
+
+@dataclass(frozen=True)
+class PageForm:
+    """A posted form whose CSRF token, login and role were checked, and who sent it."""
+
+    user: User
+    form: FormData
+
+
+def page_form(action: str, doing: str, *, max_fields: int = 10) -> Callable[..., Awaitable[PageForm]]:
+    """A dependency for a form post: the CSRF token first (403: without a session there is none), then the
+    login (:class:`LoginRequired`), then whether the role may ``action`` (403 "role 'x' may not <doing>")."""
+
+    async def check(request: Request, session: SessionDep) -> PageForm:
+        form = await request.form(max_fields=max_fields)
+        _check_csrf(request, str(form.get("csrf") or ""))
+        user = await run_in_threadpool(page_user, request, session)
+        if not allowed(user.role, action):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {user.role!r} may not {doing}")
+        return PageForm(user, form)
+
+    return check
+
+
+ReviewForm = Annotated[PageForm, Depends(page_form("review", "review", max_fields=400))]
+AskForm = Annotated[PageForm, Depends(page_form("review", "ask the LLM"))]
 
 
 def _render(request: Request, name: str, context: dict[str, Any], code: int = 200) -> HTMLResponse:
@@ -172,14 +232,12 @@ def queue_page(
     request: Request,
     state: StateDep,
     session: SessionDep,
+    user: PageUser,
     city: str | None = None,
     label: str | None = None,
     model: str | None = None,
     page: int = 1,
 ):
-    user = _user(request, session)
-    if user is None:
-        return _login_redirect(request)
     label = label if label in LABELS else None
     page = max(page, 1)
     size = state.settings.page_size
@@ -221,17 +279,63 @@ LOCAL_CAUTION = (
 REMOTE_CAUTION = "LLM advice: check every claim of its rationale against the text."
 
 
-def _llm_panel(state, user: User, prediction: dict[str, Any] | None) -> dict[str, Any]:
-    """What the page shows beside the prediction: the LLM's opinion (if asked), the agreement mark, a caution."""
+def _opinions(request: Request) -> OpinionWorker | None:
+    """The app's LLM worker (started in the lifespan), which answers "Ask the LLM" in the background."""
+    return getattr(request.app.state, "llm_opinions", None)
+
+
+ASKED_KEY = "llm_asked"  # session: document id -> [when this login last asked (ISO UTC), about which prediction]
+ASKED_KEEP = 20  # questions remembered per login (the cookie stays small)
+
+
+def _hhmm(stamp: str | None) -> str:
+    """``2026-11-25T10:42:07Z`` -> ``10:42`` (the page says UTC)."""
+    return (stamp or "")[11:16] or "?"
+
+
+def _llm_panel(
+    request: Request,
+    state,
+    user: User,
+    document: Document,
+    prediction: dict[str, Any] | None,
+    pending: tuple[AskedOpinion, int | None] | None,
+) -> dict[str, Any]:
+    """What the page shows beside the prediction: the LLM's opinion (if asked), the agreement mark, a caution,
+    and a question still waiting for the LLM (the page then polls) or one a restart dropped.
+
+    ``pending`` must be read before ``prediction``: the worker stores the opinion before the question
+    stops being pending, so "not pending and no newer opinion" means it was not answered.
+    """
     opinion = (prediction or {}).get("llm_opinion")
     backend = (opinion or {}).get("backend") or state.settings.llm_backend
+    mark = (request.session.get(ASKED_KEY) or {}).get(str(document.id))
+    asked_here = mark[0] if isinstance(mark, list) and len(mark) == 2 and mark[1] == document.prediction_id else None
+    answered = bool(opinion and asked_here and str(opinion.get("asked_at") or "") >= asked_here)
+    waiting = None
+    if pending is not None:
+        asked, ahead = pending
+        waiting = {"at": _hhmm(asked.stamp), "by": asked.asked_by, "ahead": ahead}
     return {
         "opinion": opinion,
         "agreement": agreement(opinion),
         "caution": LOCAL_CAUTION if str(backend).startswith("local") else REMOTE_CAUTION,
         "mode": review_mode(state.settings),
-        "can_ask": prediction is not None and allowed(user.role, "review"),
+        "can_ask": prediction is not None and allowed(user.role, "review") and waiting is None,
+        "waiting": waiting,
+        "unanswered": _hhmm(asked_here) if asked_here and waiting is None and not answered else None,
+        "poll": f"/ui/documents/{document.id}?panel=llm" if waiting else None,
     }
+
+
+def _remember_ask(request: Request, document: Document, stamp: str) -> None:
+    """Keep when this login asked about which prediction (the newest ``ASKED_KEEP``), so that after a restart
+    the page can say the question was not answered: the pending question lived in the old process's memory.
+    A new prediction (reclassified) is not "unanswered": it was never asked about."""
+    asked = dict(request.session.get(ASKED_KEY) or {})
+    asked.pop(str(document.id), None)
+    asked[str(document.id)] = [stamp, document.prediction_id]
+    request.session[ASKED_KEY] = dict(list(asked.items())[-ASKED_KEEP:])
 
 
 def _next_in_queue(session, after: int) -> int | None:
@@ -239,7 +343,15 @@ def _next_in_queue(session, after: int) -> int | None:
     return next((d.id for d in rows if d.id != after), None)
 
 
-def _document_context(state, session, user: User, document: Document, prediction: dict[str, Any] | None) -> dict:
+def _document_context(
+    request: Request,
+    state,
+    session,
+    user: User,
+    document: Document,
+    prediction: dict[str, Any] | None,
+    pending: tuple[AskedOpinion, int | None] | None,
+) -> dict:
     events = [event_out(e) for e in queries.history(session, document.id)]
     probabilities = (prediction or {}).get("probabilities", {})
     return {
@@ -257,21 +369,46 @@ def _document_context(state, session, user: User, document: Document, prediction
         "shortcut_keys": SHORTCUT_KEYS,
         "next_id": _next_in_queue(session, document.id),
         "error": None,
-        "llm": _llm_panel(state, user, prediction),
+        "llm": _llm_panel(request, state, user, document, prediction, pending),
     }
 
 
+def _pending(request: Request, document_id: int) -> tuple[AskedOpinion, int | None] | None:
+    worker = _opinions(request)
+    return worker.pending(document_id) if worker is not None else None
+
+
 @router.get("/ui/documents/{document_id}", response_class=HTMLResponse)
-def document_page(document_id: RowId, request: Request, state: StateDep, session: SessionDep):
-    user = _user(request, session)
-    if user is None:
-        return _login_redirect(request)
+def document_page(
+    document_id: RowId,
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    user: PageUser,
+    panel: str | None = None,
+):
+    """The document page; ``?panel=llm`` is only its LLM panel, which the page's script fetches while a
+    question waits for the LLM (a fragment of the same page: same login, same escaping, no JSON twin to keep)."""
     try:
         document = queries.get_document(session, document_id)
     except queries.NotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no document {document_id}") from None
+    pending = _pending(request, document_id)  # before the prediction is read: see _llm_panel
     prediction = intake.ensure_evidence(state, document)
-    return _render(request, "document.html", _document_context(state, session, user, document, prediction))
+    if panel == "llm":
+        context = {
+            "csrf": csrf_token(request.session),
+            "models": {m.label: m for m in MODELS},
+            "doc": document,
+            "prediction": prediction,
+            "can_review": allowed(user.role, "review") and document.prediction_id is not None,
+            "llm": _llm_panel(request, state, user, document, prediction, pending),
+        }
+        answer = templates.TemplateResponse(request, "llm_panel.html", context)
+        answer.headers["Cache-Control"] = "no-store"
+        return answer
+    context = _document_context(request, state, session, user, document, prediction, pending)
+    return _render(request, "document.html", context)
 
 
 def _stakeholders_from_form(form) -> list[dict[str, Any]]:
@@ -291,9 +428,8 @@ def _stakeholders_from_form(form) -> list[dict[str, Any]]:
 
 
 @router.post("/ui/documents/{document_id}/review", response_class=HTMLResponse)
-async def review_from_page(document_id: RowId, request: Request, state: StateDep):
-    form = await request.form(max_fields=400)
-    _check_csrf(request, str(form.get("csrf") or ""))
+def review_from_page(document_id: RowId, request: Request, state: StateDep, session: SessionDep, page: ReviewForm):
+    form, user = page.form, page.user
     label = str(form.get("label") or "")
     if label not in LABELS:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "pick one of the labels A-E")
@@ -307,82 +443,76 @@ async def review_from_page(document_id: RowId, request: Request, state: StateDep
     if international not in (None, *INTERNATIONAL_LEVELS):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "unknown international level")
     comment = str(form.get("comment") or "")[:5000]
-
-    def work():
-        with state.db.sessions() as session:
-            user = _user(request, session)
-            if user is None:
-                return _login_redirect(request)
-            if not allowed(user.role, "review"):
-                raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {user.role!r} may not review")
-            try:
-                queries.review_document(
-                    session,
-                    document_id,
-                    user,
-                    version=version,
-                    label=label,
-                    stakeholders=stakeholders,
-                    comment=comment,
-                    testbed=testbed,
-                    international=international,
-                )
-                session.commit()
-            except queries.NotFound:
-                raise HTTPException(status.HTTP_404_NOT_FOUND, f"no document {document_id}") from None
-            except queries.Conflict as exc:
-                session.rollback()
-                document = queries.get_document(session, document_id)
-                prediction = queries.get_prediction(session, document.prediction_id)
-                context = _document_context(state, session, user, document, prediction.payload if prediction else None)
-                context["error"] = str(exc)
-                return _render(request, "document.html", context, code=status.HTTP_409_CONFLICT)
-            request.session["flash"] = f"Document {document_id} reviewed as {label}."
-            following = _next_in_queue(session, document_id)
-        target = f"/ui/documents/{following}" if following else "/ui/queue"
-        return RedirectResponse(target, status.HTTP_303_SEE_OTHER)
-
-    return await run_in_threadpool(work)
+    try:
+        queries.review_document(
+            session,
+            document_id,
+            user,
+            version=version,
+            label=label,
+            stakeholders=stakeholders,
+            comment=comment,
+            testbed=testbed,
+            international=international,
+        )
+        session.commit()
+    except queries.NotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no document {document_id}") from None
+    except queries.Conflict as exc:
+        session.rollback()
+        pending = _pending(request, document_id)
+        document = queries.get_document(session, document_id)
+        prediction = queries.get_prediction(session, document.prediction_id)
+        payload = prediction.payload if prediction else None
+        context = _document_context(request, state, session, user, document, payload, pending)
+        context["error"] = str(exc)
+        return _render(request, "document.html", context, code=status.HTTP_409_CONFLICT)
+    request.session["flash"] = f"Document {document_id} reviewed as {label}."
+    following = _next_in_queue(session, document_id)
+    target = f"/ui/documents/{following}" if following else "/ui/queue"
+    return RedirectResponse(target, status.HTTP_303_SEE_OTHER)
 
 
 @router.post("/ui/documents/{document_id}/llm")
-async def ask_the_llm(document_id: RowId, request: Request, state: StateDep) -> RedirectResponse:
-    """'Ask the LLM': a second opinion on the current prediction now (reviewers), stored, then back to the page.
+def ask_the_llm(document_id: RowId, request: Request, session: SessionDep, page: AskForm) -> RedirectResponse:
+    """'Ask the LLM' (reviewers): queue a second opinion on the current prediction and go straight back to the
+    page, which shows the question waiting and fetches the answer once it is stored.
 
-    Waits for the LLM (each call bounded by ``llm_timeout``); a failing or slow LLM gives an
-    ``unknown`` opinion with the reason, never a failed request.
+    Why queued: the local SmolLM2 takes seconds to minutes on 2 cores, and the request held a server
+    thread and the reviewer that long. A document is queued once however often it is asked; a full
+    lane or a reviewer with too many questions waiting gets a message, not a queued question.
     """
-    form = await request.form(max_fields=10)
-    _check_csrf(request, str(form.get("csrf") or ""))
-
-    def work() -> RedirectResponse:
-        with state.db.sessions() as session:
-            user = _user(request, session)
-            if user is None:
-                return _login_redirect(request)
-            if not allowed(user.role, "review"):
-                raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {user.role!r} may not ask the LLM")
-        try:
-            opinion = ask(state.settings, state.db, document_id, user)
-        except queries.NotFound:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no document {document_id}") from None
-        if opinion is None:
-            request.session["flash"] = "Not classified yet: there is no prediction to compare with."
-        elif opinion["label"] == "unknown":
-            request.session["flash"] = "The LLM gave no answer (see its panel for why)."
-        else:
-            mark = agreement(opinion)
-            request.session["flash"] = f"The LLM says {opinion['label']}: it {mark} with the classifier."
-        return RedirectResponse(f"/ui/documents/{document_id}#llm", status.HTTP_303_SEE_OTHER)
-
-    return await run_in_threadpool(work)
+    try:
+        document = queries.get_document(session, document_id)
+    except queries.NotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no document {document_id}") from None
+    back = RedirectResponse(f"/ui/documents/{document_id}#llm", status.HTTP_303_SEE_OTHER)
+    if document.prediction_id is None:
+        request.session["flash"] = "Not classified yet: there is no prediction to compare with."
+        return back
+    worker = _opinions(request)
+    if worker is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the LLM worker is not running; retry later")
+    try:
+        asked, queued = worker.request(document_id, page.user)
+    except AskRefused as exc:
+        request.session["flash"] = str(exc)
+        return back
+    if queued:
+        _remember_ask(request, document, asked.stamp)
+        request.session["flash"] = (
+            f"Asked the LLM at {_hhmm(asked.stamp)} UTC: its answer appears below when it is ready."
+        )
+    else:
+        request.session["flash"] = (
+            f"Already asked at {_hhmm(asked.stamp)} UTC by {asked.asked_by} and still waiting for the LLM: "
+            "not asked twice."
+        )
+    return back
 
 
 @router.get("/ui/dashboard", response_class=HTMLResponse)
-def dashboard(request: Request, state: StateDep, session: SessionDep):
-    user = _user(request, session)
-    if user is None:
-        return _login_redirect(request)
+def dashboard(request: Request, state: StateDep, session: SessionDep, user: PageUser):
     by_status = queries.counts_by(session, "status")
     by_label = sorted(queries.counts_by(session, "label"))
     by_city = queries.counts_by(session, "city")[:12]

@@ -145,3 +145,50 @@ def test_script_in_documents_and_comments_shows_as_text_and_never_runs(server, a
         assert_inert()
         browser.close()
     assert not [url for url in requested if url.rstrip("/").endswith("/x")]  # the image was never even fetched
+
+
+def test_asking_the_llm_returns_at_once_and_the_answer_arrives_without_a_reload(settings):
+    """The button comes back while the LLM (a loopback endpoint the test holds) is still thinking; the page says
+    so, and its script swaps the answer in when it is stored, leaving a half-typed comment alone."""
+    from playwright.sync_api import sync_playwright
+
+    from api.app import create_app
+    from api.store import queries
+    from tests.api.test_llm_review import BLOCKING_ANSWER, blocking_llm_server
+    from tests.conftest import TEXTS
+
+    with blocking_llm_server() as llm:
+        overrides = {"llm_backend": "openai", "llm_base_url": llm.url, "llm_model": "blocking", "llm_timeout": 120.0}
+        app = create_app(settings.model_copy(update={**overrides, "llm_review": "off"}))
+        with serve(app) as server:
+            with app.state.partnership.db.session() as session:
+                reviewer_token = queries.create_user(session, "rui", "reviewer")[1]
+                submitter_token = queries.create_user(session, "ada", "submitter")[1]
+            with httpx.Client(base_url=server, headers={"Authorization": f"Bearer {submitter_token}"}) as api:
+                document_id = api.post("/documents", json={"text": TEXTS["D"], "name": "district"}).json()["id"]
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+                page = browser.new_page()
+                external: list[str] = []
+                page.on("request", lambda r: external.append(r.url) if not r.url.startswith(server) else None)
+                page.goto(f"{server}/ui/login")
+                page.fill("#token", reviewer_token)
+                page.click("button[type=submit].primary")
+                page.wait_for_url(f"{server}/ui/queue")
+                page.goto(f"{server}/ui/documents/{document_id}")
+                with page.expect_navigation():
+                    page.click("#ask-llm")
+                llm.wait_received(1)
+                assert llm.answered == 0  # the page is back while the LLM still holds the question
+                assert page.locator("#llm-waiting").is_visible() and page.locator("#ask-llm").count() == 0
+                assert "waiting for the LLM" in page.locator("#llm-waiting").inner_text()
+                page.evaluate("window.__samePage = true")  # gone if the page reloads
+                page.fill("#comment", "typed while the LLM thinks")
+                llm.release()
+                page.wait_for_selector("#llm-agreement", timeout=60_000)
+                assert page.evaluate("window.__samePage") is True
+                assert page.input_value("#comment") == "typed while the LLM thinks"
+                assert page.locator("#llm-waiting").count() == 0 and page.locator("#ask-llm").is_visible()
+                assert BLOCKING_ANSWER["rationale"] in page.locator("#llm-rationale").inner_text()
+                browser.close()
+    assert external == [] and llm.received == 1
