@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.batcher = Batcher(holder, settings.batch_size)
         state.jobs = RetrainRunner(settings, db, holder)
         app.state.batch_runner.resume()  # batches a restart interrupted carry on from their journals
+        app.state.batch_runner.start_retention()  # old batches' files: removed now, then hourly
         app.state.llm_opinions = OpinionWorker(settings, db).start()  # LLM second opinions (llm_review)
         try:
             yield

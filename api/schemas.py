@@ -216,10 +216,13 @@ class UserCreated(UserOut):
 
 
 class BatchOut(BaseModel):
-    """A batch upload and its progress; ``links`` are its downloads (CSV and reports once it is done)."""
+    """A batch upload and its progress; ``links`` are its downloads (CSV and reports once it is done, none once
+    its files expired)."""
 
     id: int
-    status: Literal["queued", "running", "done", "failed"]
+    status: Literal["queued", "running", "done", "failed", "cancelled"] = Field(
+        description="cancelled: stopped by POST /batches/{id}/cancel; what it classified stays in the review queue."
+    )
     filename: str
     kind: Literal["zip", "csv", "jsonl"]
     size_bytes: int
@@ -236,6 +239,9 @@ class BatchOut(BaseModel):
     created_at: str | None
     started_at: str | None
     finished_at: str | None
+    files_expired_at: str | None = Field(
+        None, description="When retention removed its upload and outputs (downloads then answer 410)."
+    )
     links: dict[str, str]
 
 

@@ -69,6 +69,12 @@ class Settings(BaseSettings):
         200 * 1024 * 1024, description="Largest accepted batch upload (ZIP, CSV or JSONL, bytes); above: 413."
     )
     batch_chunk_size: int = Field(16, ge=1, description="Documents a batch classifies and journals at a time.")
+    batch_retention_days: int = Field(
+        30,
+        ge=0,
+        description="Days a finished batch's folder (upload and outputs) is kept, then removed at startup or by the "
+        "hourly sweep; its documents and predictions stay in the database, its downloads answer 410. 0 = forever.",
+    )
 
     # LLM assistance (issue 7): pre-labels, second opinions and rationales, see docs/llm.md.
     llm_backend: str = Field("local", description="LLM backend: local (SmolLM2, offline), openai, or local.v1...")

@@ -14,6 +14,12 @@ steps, each safe to repeat:
 
 At startup the service resumes batches left ``queued`` or ``running``. A file
 lock on the batch folder keeps two server processes off the same batch.
+
+A cancel (``POST /batches/{id}/cancel``) sets the status in the database; the
+worker reads it after every chunk and stops there, so a cancelled batch is never
+resumed. ``remove_batch`` deletes a finished batch's folder and row (its documents
+stay), and ``expire_batches`` removes the folders of batches finished longer ago
+than ``settings.batch_retention_days`` (at startup, then every hour).
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ import time
 import zipfile
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +49,7 @@ from api.jobs import bulk
 from api.jobs.bulk import BulkOptions, run_bulk, write_csv
 from api.jobs.report import build_report, write_report
 from api.store import queries
-from api.store.tables import Batch, User, utcnow
+from api.store.tables import FINISHED_BATCH_STATUSES, Batch, User, utcnow
 from classifier.documents import SourceDocument
 from classifier.pipeline import Prediction
 from training.registry import RegistryError
@@ -50,11 +58,14 @@ __all__ = [
     "KINDS",
     "BatchRunner",
     "UploadError",
+    "BatchBusy",
     "accept_upload",
     "check_upload",
     "document_key",
+    "expire_batches",
     "output_dir",
     "public_rows",
+    "remove_batch",
     "upload_path",
 ]
 
@@ -62,6 +73,9 @@ log = logging.getLogger(__name__)
 
 KINDS = {".zip": "zip", ".csv": "csv", ".jsonl": "jsonl"}
 STORE_CHUNK = 200  # documents stored per transaction in step 1
+RETENTION_INTERVAL = 3600.0  # seconds between two retention sweeps after the one at startup
+TRASH_PREFIX = ".deleting-"  # a deleted batch's folder while it is being removed (a crash leaves it to the sweep)
+TRASH_GRACE = 3600.0  # seconds before the sweep removes such a leftover
 PREDICTION_FIELDS = tuple(Prediction.model_fields)
 
 
@@ -73,11 +87,37 @@ class BatchStopped(Exception):
     """The server is shutting down: the batch stays ``running`` and resumes at the next start."""
 
 
+class BatchCancelled(Exception):
+    """Someone cancelled the batch: the worker stops after the chunk in flight and never resumes it."""
+
+
+class BatchBusy(RuntimeError):
+    """A worker (of this or another server process) still holds the batch's folder."""
+
+
 # ---- the batch folder --------------------------------------------------------------------------------
 
 
 def batch_folder(root: Path, batch: Batch) -> Path:
     return root / batch.folder
+
+
+@contextmanager
+def _folder_lock(folder: Path, *, create: bool = True) -> Iterator[bool]:
+    """The batch folder's lock, without waiting: yields False when someone else holds it (or, with ``create``
+    off, when the folder is gone)."""
+    if create:
+        folder.mkdir(parents=True, exist_ok=True)
+    elif not folder.is_dir():
+        yield False
+        return
+    with (folder / ".lock").open("a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
 
 
 def upload_path(root: Path, batch: Batch) -> Path:
@@ -213,21 +253,15 @@ class _Ingest:
         rows = [json.loads(line) for line in data[:end].splitlines() if line.strip()]
         self.rows += len(rows)
         stored = 0
-        for start in range(0, len(rows), STORE_CHUNK):
-            chunk, attached = rows[start : start + STORE_CHUNK], []
+        for start in range(0, len(rows), STORE_CHUNK):  # one transaction, a few statements, per chunk
+            chunk = [
+                {"key": document_key(row["id"]), "payload": {k: row[k] for k in PREDICTION_FIELDS if k in row}}
+                for row in rows[start : start + STORE_CHUNK]
+            ]
             with self.state.db.session() as session:
-                missing = queries.batch_documents_without_prediction(
-                    session, self.batch_id, [document_key(r["id"]) for r in chunk]
-                )
-                for row in chunk:
-                    document_id = missing.pop(document_key(row["id"]), None)
-                    if document_id is None:  # already attached before a restart
-                        continue
-                    payload = {k: row[k] for k in PREDICTION_FIELDS if k in row}
-                    queries.save_prediction(session, document_id, payload, explained=False)
-                    attached.append(row)
-            for row in attached:
-                self.state.metrics.observe_prediction(row["label"], row["model_version"])
+                attached = queries.attach_batch_predictions(session, self.batch_id, chunk)
+            for row in attached:  # rows attached before a restart are skipped above
+                self.state.metrics.observe_prediction(row["payload"]["label"], row["payload"]["model_version"])
             stored += len(attached)
         return stored
 
@@ -249,6 +283,7 @@ class BatchRunner:
         self._lock = threading.Lock()
         self._futures: dict[int, Future] = {}
         self._stop = threading.Event()
+        self._retention: threading.Thread | None = None
 
     def schedule(self, batch_id: int) -> None:
         """Queue a batch for the worker (a batch already waiting or running is not queued twice)."""
@@ -274,34 +309,68 @@ class BatchRunner:
         if future is not None:
             future.result(timeout)
 
+    def start_retention(self, interval: float = RETENTION_INTERVAL) -> None:
+        """Expire old batches' files now and then every ``interval`` seconds, on a daemon thread, until shutdown."""
+
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    expire_batches(self.state)
+                except Exception:  # a full disk or a database hiccup must not end the loop
+                    log.exception("batch retention sweep failed; retrying in %.0f s", interval)
+                self._stop.wait(interval)
+
+        if self._retention is None and self.state.settings.batch_retention_days > 0:
+            self._retention = threading.Thread(target=loop, name="partnership-batch-retention", daemon=True)
+            self._retention.start()
+
     def shutdown(self) -> None:
         """Stop after the chunk in flight; an interrupted batch stays ``running`` and resumes at the next start."""
         self._stop.set()
         self._executor.shutdown(wait=True, cancel_futures=True)
+        if self._retention is not None:
+            self._retention.join(timeout=30)
 
-    def _update(self, batch_id: int, **values: Any) -> None:
+    def _update(self, batch_id: int, *, only_if: tuple[str, ...] | None = None, **values: Any) -> bool:
         with self.state.db.session() as session:
-            queries.update_batch(session, batch_id, **values)
+            return queries.update_batch(session, batch_id, only_if=only_if, **values)
+
+    def _status(self, batch_id: int) -> str:
+        with self.state.db.session() as session:
+            return queries.get_batch(session, batch_id).status
+
+    def _check(self, batch_id: int) -> None:
+        """Between chunks: stop for a shutdown (resumed later) or a cancel (never resumed)."""
+        if self._stop.is_set():
+            raise BatchStopped
+        if self._status(batch_id) == "cancelled":
+            raise BatchCancelled
 
     def _run(self, batch_id: int) -> None:
-        with self.state.db.session() as session:
-            batch = queries.get_batch(session, batch_id)
-            folder = batch_folder(self.root, batch)
-        folder.mkdir(parents=True, exist_ok=True)
-        with (folder / ".lock").open("w") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+        try:
+            with self.state.db.session() as session:
+                folder = batch_folder(self.root, queries.get_batch(session, batch_id))
+        except queries.NotFound:  # deleted while it waited
+            return
+        with _folder_lock(folder) as locked:
+            if not locked:
                 log.warning("batch %s is being processed by another server process", batch_id)
                 return
             try:
                 self._process(batch_id)
             except BatchStopped:
                 log.info("batch %s stopped by shutdown; it resumes at the next start", batch_id)
+            except BatchCancelled:
+                log.info("batch %s cancelled; what it classified so far stays in the review queue", batch_id)
+            except queries.NotFound:
+                log.info("batch %s was deleted before it started", batch_id)
+                shutil.rmtree(folder, ignore_errors=True)  # the lock above may have made the folder again
             except Exception as exc:
                 log.exception("batch %s failed", batch_id)
                 message = f"{type(exc).__name__}: {exc}"  # the traceback goes to the log, not to clients
-                self._update(batch_id, status="failed", error=message, finished_at=utcnow())
+                self._update(
+                    batch_id, only_if=("queued", "running"), status="failed", error=message, finished_at=utcnow()
+                )
             finally:
                 bulk._PIPELINE = None  # the single engine's model: free it between batches
 
@@ -324,14 +393,17 @@ class BatchRunner:
         if not upload.is_file():
             raise RuntimeError(f"the uploaded {batch.filename} is no longer on disk")
         now = utcnow()
-        self._update(
+        if not self._update(
             batch_id,
+            only_if=("queued", "running"),
             status="running",
             model_version=version,
             attempts=batch.attempts + 1,
             started_at=batch.started_at or now,
             error="",
-        )
+        ):
+            return  # cancelled (or deleted) while it waited: a cancelled batch never starts
+
         batch.model_version = version
         out = output_dir(self.root, batch)
         if batch.total is None:
@@ -353,8 +425,7 @@ class BatchRunner:
                 errors=errors,
                 docs_per_second=round(max(done - done_before, 0) / elapsed, 3),
             )
-            if self._stop.is_set():
-                raise BatchStopped
+            self._check(batch_id)
 
         options = BulkOptions(
             model=str(model_folder.resolve()),
@@ -370,15 +441,12 @@ class BatchRunner:
         ingest.step()
         _publish(out, batch, upload)
         predicted, errors = _count_lines(out / "predictions.jsonl"), _count_lines(out / "errors.jsonl")
-        self._update(
-            batch_id,
-            status="done",
-            done=predicted + errors,
-            total=predicted + errors,
-            predicted=predicted,
-            errors=errors,
-            finished_at=utcnow(),
-        )
+        counts = {"done": predicted + errors, "predicted": predicted, "errors": errors}
+        if not self._update(
+            batch_id, only_if=("running",), status="done", total=predicted + errors, finished_at=utcnow(), **counts
+        ):
+            self._update(batch_id, **counts)  # cancelled after its last chunk: it stays cancelled
+            raise BatchCancelled
         with self.state.db.session() as session:
             queries.record_event(
                 session,
@@ -397,8 +465,7 @@ class BatchRunner:
                 with self.state.db.session() as session:
                     queries.add_batch_documents(session, session.get(Batch, batch.id), chunk)
                 chunk.clear()
-            if self._stop.is_set():
-                raise BatchStopped
+            self._check(batch.id)
 
         for item in iter_documents([str(upload)], local_paths=False):
             total += 1
@@ -421,3 +488,73 @@ class BatchRunner:
             "city": (item.metadata.get("city") or batch.city or "")[:120],
             "country": (item.metadata.get("country") or batch.country or "")[:120],
         }
+
+
+# ---- deleting a batch, and retention -----------------------------------------------------------------
+
+
+def remove_batch(state: AppState, batch_id: int, user: User) -> int:
+    """Delete a finished batch: its folder (upload and outputs) and its row; its documents stay, unlinked from it.
+
+    The folder is renamed aside first and removed only after the row's deletion committed, so a failure leaves
+    either the whole batch or nothing of it (a crash in between leaves a renamed folder the retention sweep
+    removes). Returns how many documents were kept. :class:`BatchBusy` while a worker still holds the folder.
+    """
+    root = state.settings.batches_path
+    with state.db.session() as session:
+        batch = queries.get_batch(session, batch_id)
+        if batch.status not in FINISHED_BATCH_STATUSES:
+            raise queries.BatchConflict(
+                f"batch {batch_id} is {batch.status}: cancel it first (POST /batches/{batch_id}/cancel)"
+            )
+        folder = batch_folder(root, batch)
+    with _folder_lock(folder, create=False) as locked:
+        if folder.is_dir() and not locked:
+            raise BatchBusy(f"batch {batch_id} is still stopping after its current chunk; retry in a few seconds")
+        trash = root / f"{TRASH_PREFIX}{folder.name}"
+        if folder.is_dir():
+            os.replace(folder, trash)
+        try:
+            with state.db.session() as session:
+                kept = queries.delete_batch(session, batch_id, user)
+        except BaseException:
+            if trash.is_dir():
+                os.replace(trash, folder)
+            raise
+    shutil.rmtree(trash, ignore_errors=True)
+    return kept
+
+
+def expire_batches(state: AppState, now: datetime | None = None) -> list[int]:
+    """Remove the folders (upload and outputs) of batches finished more than ``batch_retention_days`` before
+    ``now`` and record when; returns their ids. Their documents and predictions stay in the database.
+
+    Also removes what an interrupted ``remove_batch`` left. ``batch_retention_days`` 0 keeps everything.
+    """
+    days = state.settings.batch_retention_days
+    if days <= 0:
+        return []
+    now = now or utcnow()
+    root = state.settings.batches_path
+    for trash in root.glob(f"{TRASH_PREFIX}*") if root.is_dir() else []:
+        if time.time() - trash.stat().st_ctime > TRASH_GRACE:  # not one a remove_batch is working on right now
+            shutil.rmtree(trash, ignore_errors=True)
+    with state.db.session() as session:
+        candidates = [
+            (b.id, batch_folder(root, b)) for b in queries.expirable_batches(session, now - timedelta(days=days))
+        ]
+    expired = []
+    for batch_id, folder in candidates:
+        with _folder_lock(folder, create=False) as locked:
+            if folder.is_dir() and not locked:
+                continue  # a worker is still stopping it: the next sweep takes it
+            shutil.rmtree(folder, ignore_errors=True)
+        if folder.exists():
+            log.warning("could not remove the folder of batch %s (%s); retrying at the next sweep", batch_id, folder)
+            continue
+        with state.db.session() as session:
+            if queries.update_batch(session, batch_id, only_if=FINISHED_BATCH_STATUSES, files_expired_at=utcnow()):
+                expired.append(batch_id)
+    if expired:
+        log.info("retention (%s days): removed the files of batches %s", days, expired)
+    return expired

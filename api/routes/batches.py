@@ -4,6 +4,11 @@ The upload is checked before anything is stored (413 over the limit, 415 for
 another type, 422 when it cannot hold documents), then saved under the batch
 folder and queued; ``api.jobs.batches.BatchRunner`` classifies it, one batch at
 a time, and its documents land in the review queue (``GET /review/queue?batch=``).
+
+Its submitter or an admin may cancel it (the worker stops after the chunk in
+flight) and delete it once finished (its folder and row; its documents stay,
+since reviews may exist). Retention removes old finished batches' files: their
+downloads then answer 410.
 """
 
 from __future__ import annotations
@@ -68,6 +73,8 @@ DOWNLOADS = {  # name -> (file in the output folder, media type, only once done)
 
 def batch_out(batch: Batch) -> BatchOut:
     names = [name for name, (_, _, final) in DOWNLOADS.items() if batch.status == "done" or not final]
+    if batch.files_expired_at is not None:
+        names = []
     return BatchOut(
         id=batch.id,
         status=batch.status,
@@ -87,6 +94,7 @@ def batch_out(batch: Batch) -> BatchOut:
         created_at=as_utc(batch.created_at),
         started_at=as_utc(batch.started_at),
         finished_at=as_utc(batch.finished_at),
+        files_expired_at=as_utc(batch.files_expired_at),
         links={name: f"/batches/{batch.id}/{name}" for name in names} | {"queue": f"/review/queue?batch={batch.id}"},
     )
 
@@ -96,6 +104,14 @@ def _get(session, batch_id: int) -> Batch:
         return queries.get_batch(session, batch_id)
     except queries.NotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+
+
+def _owned(batch: Batch, user: User, action: str) -> None:
+    """Submitters manage their own batches only; admins everyone's."""
+    if user.role != "admin" and batch.submitted_by != user.id:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"only the submitter of batch {batch.id} or an admin may {action} it"
+        )
 
 
 @router.post(
@@ -200,6 +216,46 @@ def read_batch(batch_id: RowId, session: SessionDep, _: Annotated[User, Depends(
     return batch_out(_get(session, batch_id))
 
 
+@router.post(
+    "/{batch_id}/cancel",
+    response_model=BatchOut,
+    summary="Cancel a queued or running batch (its submitter or an admin)",
+    description="A queued batch never starts; a running one stops after the chunk in flight (seconds). What it "
+    "classified so far stays in the review queue and in `predictions.jsonl`. A restart does not resume it.",
+    responses={409: {"description": "The batch is already done, failed or cancelled"}},
+)
+def cancel_batch(batch_id: RowId, session: SessionDep, user: Annotated[User, Depends(require("submit"))]) -> BatchOut:
+    _owned(_get(session, batch_id), user, "cancel")
+    try:
+        batch = queries.cancel_batch(session, batch_id, user)
+    except queries.BatchConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    session.commit()
+    return batch_out(batch)
+
+
+@router.delete(
+    "/{batch_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Delete a finished batch: its upload, outputs and record (its submitter or an admin)",
+    description="Only a done, failed or cancelled batch (409 otherwise: cancel it first). Its documents stay in the "
+    "database and the review queue (reviews may exist), no longer linked to a batch.",
+    responses={409: {"description": "The batch is queued or running, or still stopping"}},
+)
+def delete_batch(
+    batch_id: RowId, state: StateDep, session: SessionDep, user: Annotated[User, Depends(require("submit"))]
+) -> Response:
+    _owned(_get(session, batch_id), user, "delete")
+    try:
+        jobs.remove_batch(state, batch_id, user)
+    except queries.NotFound as exc:  # deleted by someone else meanwhile
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except (queries.BatchConflict, jobs.BatchBusy) as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 def _stream(rows: Iterator[dict]) -> Iterator[bytes]:
     for row in rows:
         yield (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
@@ -208,7 +264,11 @@ def _stream(rows: Iterator[dict]) -> Iterator[bytes]:
 @router.get(
     "/{batch_id}/{name}",
     summary="Download predictions.jsonl, errors.jsonl (so far), predictions.csv, report.json, report.html (done)",
-    responses={200: {"content": {"application/jsonl": {}, "text/csv": {}, "text/html": {}}}, 409: {}},
+    responses={
+        200: {"content": {"application/jsonl": {}, "text/csv": {}, "text/html": {}}},
+        409: {"description": "The batch is not done yet (predictions.csv and the reports)"},
+        410: {"description": "Retention removed the batch's files"},
+    },
 )
 def download(
     batch_id: RowId, name: str, state: StateDep, session: SessionDep, _: Annotated[User, Depends(require("read"))]
@@ -217,9 +277,17 @@ def download(
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no download {name!r}; one of {', '.join(DOWNLOADS)}")
     batch = _get(session, batch_id)
     filename, media_type, final = DOWNLOADS[name]
-    if final and batch.status != "done":
+    if batch.files_expired_at is not None:
         raise HTTPException(
-            status.HTTP_409_CONFLICT, f"batch {batch_id} is {batch.status}: {name} is written at the end"
+            status.HTTP_410_GONE,
+            f"the files of batch {batch_id} were removed on {as_utc(batch.files_expired_at)} (kept "
+            f"{state.settings.batch_retention_days} days after it finished); its documents and predictions are "
+            f"still stored: GET /review/queue?batch={batch_id}",
+        )
+    if final and batch.status != "done":
+        hint = "; predictions.jsonl holds what it classified" if batch.status == "cancelled" else ""
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"batch {batch_id} is {batch.status}: {name} is written when it is done{hint}"
         )
     root = state.settings.batches_path
     path = jobs.output_dir(root, batch) / filename

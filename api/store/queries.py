@@ -14,27 +14,42 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from api.store.tables import AuditEvent, Batch, Document, Job, Prediction, Review, User, utcnow
+from api.store.tables import (
+    FINISHED_BATCH_STATUSES,
+    AuditEvent,
+    Batch,
+    Document,
+    Job,
+    Prediction,
+    Review,
+    User,
+    utcnow,
+)
 
 __all__ = [
     "ROLES",
+    "BatchConflict",
     "Conflict",
     "NotFound",
     "TrainingExample",
     "accepted_reviews",
     "add_batch_documents",
+    "attach_batch_predictions",
     "add_document",
     "as_utc",
     "batch_documents_without_prediction",
     "batch_keys",
+    "cancel_batch",
     "counts_by",
     "create_batch",
     "create_job",
     "create_user",
+    "delete_batch",
     "document_named",
+    "expirable_batches",
     "fail_interrupted_jobs",
     "finish_job",
     "get_batch",
@@ -71,6 +86,10 @@ ROLES = ("submitter", "reviewer", "admin")
 
 class NotFound(LookupError):
     """No such document, job or user."""
+
+
+class BatchConflict(RuntimeError):
+    """The batch is in a state that does not allow this (cancel a finished one, delete a running one)."""
 
 
 class Conflict(RuntimeError):
@@ -551,10 +570,67 @@ def unfinished_batches(session: Session) -> list[Batch]:
     return list(session.scalars(select(Batch).where(Batch.status.in_(("queued", "running"))).order_by(Batch.id)))
 
 
-def update_batch(session: Session, batch_id: int, **values: Any) -> None:
-    session.execute(
-        update(Batch).where(Batch.id == batch_id).values(**values).execution_options(synchronize_session=False)
+def update_batch(session: Session, batch_id: int, *, only_if: tuple[str, ...] | None = None, **values: Any) -> bool:
+    """Set ``values`` on the batch; with ``only_if``, only while its status is one of those (a cancel that came in
+    between must not be overwritten by the worker's ``running`` or ``done``). Returns whether a row changed."""
+    statement = update(Batch).where(Batch.id == batch_id)
+    if only_if is not None:
+        statement = statement.where(Batch.status.in_(only_if))
+    result = session.execute(statement.values(**values).execution_options(synchronize_session=False))
+    return result.rowcount > 0
+
+
+def cancel_batch(session: Session, batch_id: int, user: User) -> Batch:
+    """Mark a queued or running batch ``cancelled`` (one conditional UPDATE, so it races safely with the worker,
+    which checks the status between chunks); :class:`BatchConflict` for a finished one."""
+    now = utcnow()
+    if not update_batch(
+        session,
+        batch_id,
+        only_if=("queued", "running"),
+        status="cancelled",
+        finished_at=now,
+        error=f"cancelled by {user.name}",
+    ):
+        batch = get_batch(session, batch_id)
+        raise BatchConflict(f"batch {batch_id} is {batch.status}: only a queued or running batch can be cancelled")
+    batch = session.get(Batch, batch_id, populate_existing=True)
+    _event(session, user, "batch_cancelled", changes={"batch": batch_id, "done": batch.done, "total": batch.total})
+    return batch
+
+
+def delete_batch(session: Session, batch_id: int, user: User) -> int:
+    """Delete a finished batch's row; its documents are kept (reviews may exist), unlinked from it, with their id
+    inside the upload kept in ``batch_key``. Returns how many documents were kept."""
+    batch = session.scalar(select(Batch).where(Batch.id == batch_id).with_for_update())
+    if batch is None:
+        raise NotFound(f"no batch {batch_id}")
+    if batch.status not in FINISHED_BATCH_STATUSES:
+        raise BatchConflict(f"batch {batch_id} is {batch.status}: cancel it first (POST /batches/{batch_id}/cancel)")
+    kept = session.execute(
+        update(Document)
+        .where(Document.batch_id == batch_id)
+        .values(batch_id=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.execute(delete(Batch).where(Batch.id == batch_id).execution_options(synchronize_session=False))
+    _event(
+        session,
+        user,
+        "batch_deleted",
+        changes={"batch": batch_id, "filename": batch.filename, "status": batch.status, "documents_kept": kept},
     )
+    return kept
+
+
+def expirable_batches(session: Session, finished_before: datetime) -> list[Batch]:
+    """Finished batches whose files are still on disk and that finished before ``finished_before``."""
+    query = select(Batch).where(
+        Batch.status.in_(FINISHED_BATCH_STATUSES),
+        Batch.finished_at < finished_before,
+        Batch.files_expired_at.is_(None),
+    )
+    return list(session.scalars(query.order_by(Batch.id)))
 
 
 def batch_keys(session: Session, batch_id: int) -> set[str]:
@@ -611,6 +687,89 @@ def add_batch_documents(session: Session, batch: Batch, documents: list[dict[str
     return added
 
 
+def attach_batch_predictions(session: Session, batch_id: int, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Store journaled predictions for the batch's documents that have none yet, in a few statements whatever the
+    number of rows (INSERT ... RETURNING for the predictions, executemany UPDATE and INSERT for the documents and
+    their audit rows): what ``save_prediction`` does per document, without a round trip per document.
+
+    Each row has ``key`` (the document's key in the batch) and ``payload`` (the prediction). Returns the rows that
+    were attached; rows whose document already has a prediction (attached before a restart) are skipped. Only
+    documents without a prediction are touched, and those cannot have been reviewed (a review needs a prediction).
+    """
+    query = select(Document.batch_key, Document.id).where(
+        Document.batch_id == batch_id,
+        Document.batch_key.in_([row["key"] for row in rows]),
+        Document.prediction_id.is_(None),
+    )
+    missing = dict(session.execute(query).all())
+    todo = []
+    for row in rows:
+        document_id = missing.pop(row["key"], None)  # pop: a key twice in ``rows`` is attached once
+        if document_id is not None:
+            todo.append((row, document_id))
+    if not todo:
+        return []
+    now = utcnow()
+    margins = [margin_of(row["payload"]["probabilities"]) for row, _ in todo]
+    ids = session.scalars(
+        insert(Prediction).returning(Prediction.id, sort_by_parameter_order=True),
+        [
+            {
+                "document_id": document_id,
+                "model_version": row["payload"]["model_version"],
+                "label": row["payload"]["label"],
+                "confidence": row["payload"]["confidence"],
+                "margin": margin,
+                "payload": row["payload"],
+                "explained": False,
+                "created_at": now,
+            }
+            for (row, document_id), margin in zip(todo, margins, strict=True)
+        ],
+    ).all()
+    session.execute(  # ORM bulk UPDATE by primary key: one executemany
+        update(Document),
+        [
+            {
+                "id": document_id,
+                "prediction_id": prediction_id,
+                "predicted_label": row["payload"]["label"],
+                "margin": margin,
+                "model_version": row["payload"]["model_version"],
+                "updated_at": now,
+                "status": "predicted",
+                "label": row["payload"]["label"],
+                "stakeholders": row["payload"].get("stakeholders") or [],
+                "testbed": row["payload"].get("testbed"),
+                "international": row["payload"].get("international"),
+            }
+            for (row, document_id), margin, prediction_id in zip(todo, margins, ids, strict=True)
+        ],
+    )
+    session.execute(
+        insert(AuditEvent),
+        [
+            {
+                "document_id": document_id,
+                "actor_id": None,
+                "actor": "system",
+                "action": "classified",
+                "changes": {
+                    "label": row["payload"]["label"],
+                    "confidence": row["payload"]["confidence"],
+                    "margin": margin,
+                },
+                "prediction_id": prediction_id,
+                "model_version": row["payload"]["model_version"],
+                "comment": "",
+                "created_at": now,
+            }
+            for (row, document_id), margin, prediction_id in zip(todo, margins, ids, strict=True)
+        ],
+    )
+    return [row for row, _ in todo]
+
+
 def batch_documents_without_prediction(session: Session, batch_id: int, keys: list[str]) -> dict[str, int]:
     """Key -> document id for the batch's documents among ``keys`` that have no prediction yet."""
     query = select(Document.batch_key, Document.id).where(
@@ -623,7 +782,13 @@ def received_documents(session: Session, *, after_id: int = 0, limit: int = 32) 
     """Single submissions still ``received`` (stored while no model served), oldest first, after ``after_id``."""
     query = (
         select(Document)
-        .where(Document.status == "received", Document.batch_id.is_(None), Document.id > after_id)
+        # batch_key: documents of a deleted batch (batch_id emptied) stay with what their batch did to them
+        .where(
+            Document.status == "received",
+            Document.batch_id.is_(None),
+            Document.batch_key.is_(None),
+            Document.id > after_id,
+        )
         .order_by(Document.id)
         .limit(limit)
     )

@@ -15,6 +15,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "BATCH_STATUSES",
+    "FINISHED_BATCH_STATUSES",
     "AuditEvent",
     "Base",
     "Batch",
@@ -28,7 +29,8 @@ __all__ = [
 ]
 
 STATUSES = ("received", "predicted", "reviewed")
-BATCH_STATUSES = ("queued", "running", "done", "failed")
+BATCH_STATUSES = ("queued", "running", "done", "failed", "cancelled")
+FINISHED_BATCH_STATUSES = ("done", "failed", "cancelled")
 
 
 def utcnow() -> datetime:
@@ -120,6 +122,8 @@ class Batch(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When retention (settings.batch_retention_days) removed the batch's folder: downloads then answer 410.
+    files_expired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Prediction(Base):

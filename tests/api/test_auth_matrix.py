@@ -48,6 +48,8 @@ TABLE: dict[tuple[str, str], tuple[object, dict | None]] = {
     ("GET", "/batches"): (EVERYONE, None),
     ("GET", "/batches/{batch_id}"): (EVERYONE, None),
     ("GET", "/batches/{batch_id}/{name}"): (EVERYONE, None),
+    ("POST", "/batches/{batch_id}/cancel"): (frozenset({"submitter", "admin"}), None),  # and only their own
+    ("DELETE", "/batches/{batch_id}"): (frozenset({"submitter", "admin"}), None),  # and only their own
     ("GET", "/"): (PUBLIC, None),
     ("GET", "/ui"): (PUBLIC, None),
     ("GET", "/ui/login"): (PUBLIC, None),

@@ -33,11 +33,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def wait_batch(client, headers: dict, batch_id: int, timeout: float = 120.0) -> dict:
-    """Poll GET /batches/{id} until it is done or failed."""
+    """Poll GET /batches/{id} until it is done, failed or cancelled."""
     deadline = time.monotonic() + timeout
     while True:
         body = client.get(f"/batches/{batch_id}", headers=headers).json()
-        if body["status"] in ("done", "failed") or time.monotonic() > deadline:
+        if body["status"] in ("done", "failed", "cancelled") or time.monotonic() > deadline:
             return body
         time.sleep(0.1)
 
