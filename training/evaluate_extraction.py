@@ -281,13 +281,22 @@ def run_evaluation(
     splits_file: Path = SPLITS_FILE,
     extractor: Callable[[list[str]], list[list[Any]]] | None = None,
     limit: int = 0,
+    candidates: str = "trained",
 ) -> ExtractionReport:
-    """Extract stakeholders from one split's annotated documents (the first ``limit`` if set) and score them."""
+    """Extract stakeholders from one split's annotated documents (the first ``limit`` if set) and score them.
+
+    ``candidates``: ``"trained"`` runs the default extractor (the trained span model when it is shipped),
+    ``"rules"`` the extractor without it.
+    """
     records = split_records(split, corpus_dir, splits_file)
     if limit:
         records = records[:limit]
     if extractor is None:
-        from classifier.extraction import extract as extractor
+        from functools import partial
+
+        from classifier.extraction import extract
+
+        extractor = partial(extract, nlp=_extractor(candidates))
     predictions = extractor([r.text for r in records])
     return evaluate_predictions(records, predictions, where=f"the {split} split")
 
@@ -296,6 +305,15 @@ def run_evaluation(
 MIN_WORD_COUNT = 5
 PARTY_C = 0.3
 ROLE_C = 0.3
+
+
+def _extractor(candidates: str) -> Any:
+    """The shared extractor with the trained span model (when shipped) or with the rules' candidates only."""
+    from classifier.extraction import load_extractor
+
+    if candidates not in ("trained", "rules"):
+        raise ValueError(f"candidates must be 'trained' or 'rules', not {candidates!r}")
+    return load_extractor() if candidates == "trained" else load_extractor(spans=None)
 
 
 def _parsed(nlp: Any, records: Sequence[CorpusRecord]) -> list[Any]:
@@ -370,23 +388,49 @@ def _best_threshold(probs: list[float], labels: list[int], gold: int) -> tuple[f
 
 
 def fit_weights(
-    *, corpus_dir: Path = CORPUS_DIR, splits_file: Path = SPLITS_FILE, out: Path | None = None
+    *,
+    corpus_dir: Path = CORPUS_DIR,
+    splits_file: Path = SPLITS_FILE,
+    out: Path | None = None,
+    candidates: str = "trained",
 ) -> tuple[Any, ExtractionReport]:
     """Fit the party and role weights on the train split, pick the keep threshold on validation, save them.
 
-    The test split is not read. Returns the weights and the validation report with them in place.
+    The test split is not read. Returns the weights and the validation report with them in place. The
+    weights go to ``weights_trained.json`` when the extractor takes the trained span model's candidates,
+    to ``weights.json`` with the rules' (``candidates="rules"``, or no span model shipped).
     """
     import json
 
-    from classifier.extraction import load_extractor
-    from classifier.extraction.scoring import WEIGHTS_FILE, Weights
+    from classifier.extraction.scoring import TRAINED_WEIGHTS_FILE, WEIGHTS_FILE
 
-    nlp = load_extractor()
+    nlp = _extractor(candidates)
     component = nlp.get_pipe("stakeholder_roles")
-    saved = component.weights
     train = split_records("train", corpus_dir, splits_file)
     validation = split_records("validation", corpus_dir, splits_file)
     train_docs, val_docs = _parsed(nlp, train), _parsed(nlp, validation)
+    weights, report = _fit_on_docs(component, train, validation, train_docs, val_docs)
+    threshold, party, role = weights.threshold, weights.party, weights.role
+    target = out or (WEIGHTS_FILE if component.candidate_source == "rules" else TRAINED_WEIGHTS_FILE)
+    data = {"note": weights.note, "threshold": threshold, "party": party.to_dict(), "role": role.to_dict()}
+    target.write_text(json.dumps(data, indent=0, sort_keys=True) + "\n", encoding="utf-8")
+    return weights, report
+
+
+def _fit_on_docs(
+    component: Any,
+    train: Sequence[CorpusRecord],
+    validation: Sequence[CorpusRecord],
+    train_docs: Sequence[Any],
+    val_docs: Sequence[Any],
+) -> tuple[Any, ExtractionReport]:
+    """The fitting itself on parsed Docs (parsing is most of the time; comparing settings reuses them).
+
+    The component keeps the weights it had; returns the new weights and the validation report with them.
+    """
+    from classifier.extraction.scoring import Weights
+
+    saved = component.weights
     try:
         component.weights = None
         rows, labels, _ = _party_rows(train, _collect(component, train_docs, "party"))
@@ -408,7 +452,8 @@ def fit_weights(
             party=party,
             role=role,
             threshold=threshold,
-            note=f"fitted on the train split ({len(train)} documents); keep threshold chosen on validation "
+            note=f"candidates: {component.candidate_source}; "
+            f"fitted on the train split ({len(train)} documents); keep threshold chosen on validation "
             f"({len(validation)} documents); C={PARTY_C}/{ROLE_C}, name words seen >= {MIN_WORD_COUNT} times",
         )
         component.weights = weights
@@ -417,9 +462,6 @@ def fit_weights(
         report = evaluate_predictions(validation, [d._.stakeholders for d in val_docs], where="the validation split")
     finally:
         component.weights = saved  # the process's shared pipeline keeps the weights it loaded
-    target = out or WEIGHTS_FILE
-    data = {"note": weights.note, "threshold": threshold, "party": party.to_dict(), "role": role.to_dict()}
-    target.write_text(json.dumps(data, indent=0, sort_keys=True) + "\n", encoding="utf-8")
     return weights, report
 
 
@@ -438,15 +480,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--examples", type=int, default=0, help="Also list this many misses and spurious ones.")
     parser.add_argument("--limit", type=int, default=0, help="Only the first N documents of the split (0: all).")
     parser.add_argument(
+        "--candidates", default="trained", choices=("trained", "rules"),
+        help="Candidates from the trained span model (when shipped) or from the rules alone.",
+    )  # fmt: skip
+    parser.add_argument(
         "--fit", action="store_true", help="Fit the learned weights on train, tune on validation, save them."
     )
     args = parser.parse_args(argv)
     if args.fit:
-        weights, report = fit_weights(corpus_dir=args.corpus, splits_file=args.splits_file)
-        print(f"weights saved; keep threshold {weights.threshold:.2f}")
+        weights, report = fit_weights(corpus_dir=args.corpus, splits_file=args.splits_file, candidates=args.candidates)
+        print(f"weights saved; keep threshold {weights.threshold:.2f}; {weights.note}")
         print(format_report(report, examples=args.examples))
         return
-    report = run_evaluation(args.split, corpus_dir=args.corpus, splits_file=args.splits_file, limit=args.limit)
+    report = run_evaluation(
+        args.split, corpus_dir=args.corpus, splits_file=args.splits_file, limit=args.limit, candidates=args.candidates
+    )
     print(format_report(report, examples=args.examples))
 
 

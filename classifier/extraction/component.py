@@ -23,7 +23,16 @@ Settings (``default_config``):
   the learned party weights when ``learned``).
 - ``learned``: decide which parties to report and their roles with the weights in ``weights.json``
   (``scoring.py``, fitted on the train split's gold); without them, or with ``False``, the hand-set votes
-  decide.
+  decide. With trained candidates the weights are ``weights_trained.json`` (fitted on those).
+- ``candidates``: ``"trained"`` takes the parties the trained span model tagged (``PARTY_<TYPE>``
+  entities, ``training.train_spans``) first and adds the rules' mentions that do not overlap them;
+  ``"trained_only"`` adds only the rules' references ("the council"); ``"rules"`` is the rules alone.
+  The trained modes need the trained ``ner`` in the pipeline (``load_extractor`` puts it there,
+  ``trained.use_trained_ner(nlp)`` does it for any pipeline); when the pipeline's NER has no party
+  labels at the time the component is added, the component uses the rules (``candidate_source``).
+- ``trained_types``: with trained candidates, a party the span model tagged takes the model's type
+  instead of the name rules' (``typing.py``), unless it is a generic actor whose head noun the
+  lexicon types ("two local startups": private).
 """
 
 from __future__ import annotations
@@ -35,7 +44,7 @@ from spacy.tokens import Doc
 
 from classifier.extraction.aliases import Party, merge_candidates
 from classifier.extraction.filters import keep_party
-from classifier.extraction.mentions import find_candidates
+from classifier.extraction.mentions import find_candidates, head_class
 from classifier.extraction.patterns import build_company_matcher, build_head_matcher, build_international_matcher
 from classifier.extraction.roles import (
     CONTEXT_PRIORS,
@@ -50,7 +59,15 @@ from classifier.extraction.roles import (
 )
 from classifier.extraction.salience import MAIN_PARTY_BONUS, main_party
 from classifier.extraction.schema import Mention, Stakeholder
-from classifier.extraction.scoring import WEIGHTS_FILE, Weights, load_weights, party_features, role_features
+from classifier.extraction.scoring import (
+    TRAINED_WEIGHTS_FILE,
+    WEIGHTS_FILE,
+    Weights,
+    load_weights,
+    party_features,
+    role_features,
+)
+from classifier.extraction.trained import has_party_labels
 from classifier.extraction.typing import infer_type
 from classifier.taxonomy import ROLES, STAKEHOLDER_TYPES
 
@@ -75,7 +92,10 @@ DEFAULT_CONFIG = {
     "default_roles": dict(DEFAULT_ROLE_BY_TYPE),
     "filter_generic": True,
     "learned": True,
+    "candidates": "trained",
+    "trained_types": True,
 }
+CANDIDATE_SOURCES = ("trained", "trained_only", "rules")
 
 
 @Language.factory("stakeholder_roles", default_config=DEFAULT_CONFIG, requires=["token.dep", "doc.ents"],
@@ -93,6 +113,8 @@ def make_stakeholder_roles(
     default_roles: dict[str, str],
     filter_generic: bool,
     learned: bool,
+    candidates: str,
+    trained_types: bool,
 ) -> StakeholderRoles:
     """Build the component from the pipeline config (see the module docstring for the settings)."""
     return StakeholderRoles(
@@ -108,6 +130,8 @@ def make_stakeholder_roles(
         default_roles=default_roles,
         filter_generic=filter_generic,
         learned=learned,
+        candidates=candidates,
+        trained_types=trained_types,
     )
 
 
@@ -129,6 +153,8 @@ class StakeholderRoles:
         default_roles: dict[str, str] | None = None,
         filter_generic: bool = True,
         learned: bool = True,
+        candidates: str = "trained",
+        trained_types: bool = True,
     ) -> None:
         self.name = name
         self.ner_labels = set(ner_labels or DEFAULT_CONFIG["ner_labels"])
@@ -147,7 +173,15 @@ class StakeholderRoles:
         self.intl_matcher = build_international_matcher(nlp)
         self.company_matcher = build_company_matcher(nlp)
         self.role_matcher = build_role_matcher(nlp)
-        self.weights: Weights | None = load_weights(WEIGHTS_FILE) if learned else None
+        if candidates not in CANDIDATE_SOURCES:
+            raise ValueError(f"candidates: {candidates!r} is not one of {', '.join(CANDIDATE_SOURCES)}")
+        # decided once, here: the trained modes need the trained NER's party labels in this pipeline
+        self.candidate_source = candidates if candidates != "rules" and has_party_labels(nlp) else "rules"
+        self.trained_types = trained_types
+        weights_file = WEIGHTS_FILE
+        if self.candidate_source != "rules" and TRAINED_WEIGHTS_FILE.exists():
+            weights_file = TRAINED_WEIGHTS_FILE
+        self.weights: Weights | None = load_weights(weights_file) if learned else None
         # Fitting only (training.evaluate_extraction --fit): "party" reports every party and keeps its features
         # in ``collected``; "role" keeps the role features of every reported party.
         self.collect_mode: str | None = None
@@ -169,6 +203,7 @@ class StakeholderRoles:
             self.ner_labels,
             generic_actors=self.generic_actors,
             gpe_requires_role=self.gpe_requires_role,
+            trained=None if self.candidate_source == "rules" else self.candidate_source,
         )
         if not cands:
             return doc
@@ -183,7 +218,15 @@ class StakeholderRoles:
         for party in parties:
             tally = self._tally(doc, party, votes)
             canon = party.canonical
-            stype = infer_type(doc[canon.start : canon.end], canon.label, doc[canon.head].text)
+            if (
+                self.trained_types
+                and canon.trained is not None
+                and (canon.named or not head_class(doc[canon.head].text))
+            ):
+                # the span model's type, except for a generic actor whose head noun the lexicon knows ("startups")
+                stype = canon.trained
+            else:
+                stype = infer_type(doc[canon.start : canon.end], canon.label, doc[canon.head].text)
             keep = keep_party(doc, party, tally) if self.filter_generic else True
             if self.collect_mode == "party":
                 # fitting the party weights: report every party so that each can be matched to the gold

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import lru_cache
+from pathlib import Path
 
 import spacy
 from spacy.language import Language
@@ -17,6 +18,7 @@ from spacy.language import Language
 import classifier.extraction.component  # noqa: F401  (registers the "stakeholder_roles" factory)
 from classifier.extraction.aliases import normalize_name
 from classifier.extraction.schema import Mention, Stakeholder
+from classifier.extraction.trained import SPANS_DIR, has_spans_model, use_trained_ner
 
 __all__ = ["DEFAULT_MODEL", "MAX_CHUNK_CHARS", "extract", "extract_one", "load_extractor"]
 
@@ -26,10 +28,17 @@ MAX_CHUNK_CHARS = 100_000
 UNUSED = ("lemmatizer", "attribute_ruler")
 
 
-@lru_cache(maxsize=2)
-def load_extractor(model: str = DEFAULT_MODEL) -> Language:
-    """The spaCy pipeline with ``stakeholder_roles`` added; loaded once per process and model name."""
-    nlp = spacy.load(model, exclude=[c for c in UNUSED])
+@lru_cache(maxsize=4)
+def load_extractor(model: str = DEFAULT_MODEL, spans: Path | None = SPANS_DIR) -> Language:
+    """The spaCy pipeline with ``stakeholder_roles`` added; loaded once per process, model and span model.
+
+    With a trained span model at ``spans`` (``training.train_spans``) its ``ner`` replaces the model's
+    own, so the component takes its candidates from it; ``spans=None`` or no folder there: the rules.
+    """
+    trained = spans is not None and has_spans_model(spans)
+    nlp = spacy.load(model, exclude=[*UNUSED, "ner"] if trained else list(UNUSED))
+    if trained:
+        use_trained_ner(nlp, spans)
     nlp.add_pipe("stakeholder_roles")
     return nlp
 

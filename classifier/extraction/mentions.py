@@ -32,6 +32,7 @@ from classifier.extraction.patterns import (
     RESEARCH_HEADS,
     STRIP_LEADING,
 )
+from classifier.extraction.trained import LABEL_PREFIX, label_type
 
 __all__ = ["Candidate", "find_candidates", "head_class", "is_named"]
 
@@ -88,6 +89,7 @@ class Candidate:
     head: int  # token index of the head noun
     named: bool  # carries a proper name, not only common words
     anaphor: bool = False  # a definite generic reference ("the council") that may point back
+    trained: str | None = None  # the type the trained span model gave it (candidates "trained"), else None
 
 
 def head_class(word: str) -> str | None:
@@ -560,6 +562,27 @@ def _heading_candidates(doc: Doc) -> list[Candidate]:
     return out
 
 
+def _trained_candidates(doc: Doc) -> list[Candidate]:
+    """The trained span model's parties (``PARTY_<TYPE>`` entities), trimmed like the rules' mentions."""
+    out = []
+    for ent in doc.ents:
+        if not ent.label_.startswith(LABEL_PREFIX):
+            continue
+        start, end = _trim(doc, ent.start, ent.end)
+        if start >= end:
+            continue
+        span = doc[start:end]
+        named = is_named(span)
+        head = span.root
+        content = [t for t in span if t.tag_ not in ("DT", "PDT", "CD", "PRP$") and not t.is_punct]
+        before = doc[ent.start].lower_ if ent.start < start else (doc[start - 1].lower_ if start else "")
+        # "the council": a bare definite reference still points back to the party named before
+        anaphor = not named and len(content) == 1 and head.lower_ in ANAPHOR_HEADS and before in _DEFINITE
+        out.append(Candidate(start, end, "ner" if named else "pattern", "ORG" if named else "ACTOR", head.i, named,
+                             anaphor, trained=label_type(ent.label_)))  # fmt: skip
+    return out
+
+
 def find_candidates(
     doc: Doc,
     head_matcher: Matcher,
@@ -568,8 +591,41 @@ def find_candidates(
     ner_labels: set[str],
     generic_actors: bool = True,
     gpe_requires_role: bool = True,
+    trained: str | None = None,
 ) -> list[Candidate]:
-    """Every mention of a possible stakeholder, non-overlapping, in text order."""
+    """Every mention of a possible stakeholder, non-overlapping, in text order.
+
+    ``trained``: None for the rules alone; ``"trained"`` puts the trained span model's parties first and
+    adds the rules' mentions that do not overlap them; ``"trained_only"`` adds only the rules' references
+    ("the council"), which carry role evidence for the party they point back to.
+    """
+    rules = _rule_candidates(doc, head_matcher, intl_matcher, company_matcher, ner_labels, generic_actors,
+                             gpe_requires_role)  # fmt: skip
+    if trained is None:
+        return rules
+    spans = _trained_candidates(doc)
+    taken = {i for c in spans for i in range(c.start, c.end)}
+    for c in spans:
+        if c.source != "pattern":
+            continue
+        for o in rules:  # an international name inside a trained span keeps the international source
+            if o.source == "international" and c.start <= o.start and o.end <= c.end:
+                c.source, c.label = "international", "INTERNATIONAL"
+    extra = [c for c in rules if not taken.intersection(range(c.start, c.end))]
+    if trained == "trained_only":
+        extra = [c for c in extra if c.anaphor]
+    return sorted(spans + extra, key=lambda c: c.start)
+
+
+def _rule_candidates(
+    doc: Doc,
+    head_matcher: Matcher,
+    intl_matcher: PhraseMatcher,
+    company_matcher: Matcher,
+    ner_labels: set[str],
+    generic_actors: bool = True,
+    gpe_requires_role: bool = True,
+) -> list[Candidate]:
     cands = _ner_candidates(doc, ner_labels, gpe_requires_role) + _international_candidates(doc, intl_matcher)
     cands += _heading_candidates(doc) + _company_candidates(doc, company_matcher)
     if generic_actors:

@@ -27,9 +27,19 @@ from classifier.extraction.filters import _COUNT_WORDS, _has_dep_cue, _only_plac
 from classifier.extraction.mentions import head_class
 from classifier.extraction.roles import RoleVotes
 
-__all__ = ["WEIGHTS_FILE", "LinearModel", "Weights", "load_weights", "party_features", "role_features"]
+__all__ = [
+    "TRAINED_WEIGHTS_FILE",
+    "WEIGHTS_FILE",
+    "LinearModel",
+    "Weights",
+    "load_weights",
+    "party_features",
+    "role_features",
+]
 
 WEIGHTS_FILE = Path(__file__).with_name("weights.json")
+# Fitted on the trained span model's candidates (``candidates: "trained"``); weights.json on the rules'.
+TRAINED_WEIGHTS_FILE = Path(__file__).with_name("weights_trained.json")
 _DEFINITE = {"the", "its", "their", "our", "this", "that", "these", "those"}
 _WORD = re.compile(r"[a-z]+")
 
@@ -123,6 +133,13 @@ def party_features(doc: Doc, party: Party, tally: RoleVotes, stype: str, rule_ke
         "headline": float(doc[party.first].sent.start == 0),
         "position": party.first / max(len(doc), 1),
     }
+    if canon.trained is not None:  # tagged by the trained span model (absent with the rules' candidates)
+        f["trained"] = 1.0
+        f[f"trained:{canon.trained}"] = 1.0
+        f[f"trained_type_agrees:{canon.trained == stype}"] = 1.0
+    trained_members = sum(m.trained is not None for m in party.members)
+    if trained_members:
+        f["trained_share"] = trained_members / len(party.members)
     for role, cues in tally.cues.items():
         f[f"voted:{role}"] = 1.0
         for cue in cues:

