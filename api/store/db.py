@@ -46,13 +46,13 @@ def is_storage_full(exc: BaseException) -> bool:
     return any(message in str(original).lower() for message in _FULL_MESSAGES)
 
 
-def empty_postgres(url: str, schema: str = "public") -> str:
+def empty_postgres(url: str, schema: str = "public", *, recreate: bool = True) -> str:
     """Drop and recreate ``schema`` in the PostgreSQL database at ``url``: every table and row in it is gone.
 
     For tests and benchmarks that need an empty database of their own; returns ``url`` in the driver form
     the service uses (psycopg 3), ready for ``Settings(database_url=...)``. Another ``schema`` than public
     gives each process its own tables in one database (the returned URL sets ``search_path``), so test runs
-    side by side do not drop each other's tables.
+    side by side do not drop each other's tables; ``recreate=False`` only drops it (cleaning up after them).
     """
     from api.settings import Settings  # the settings module imports this one
 
@@ -67,7 +67,8 @@ def empty_postgres(url: str, schema: str = "public") -> str:
     try:
         with engine.begin() as connection:
             connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+            if recreate:
+                connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     finally:
         engine.dispose()
     return parsed.render_as_string(hide_password=False)

@@ -47,6 +47,14 @@ def install_version(models_dir: Path, source: Path, name: str, macro_f1: float |
     return folder
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _drop_own_postgres_schema():
+    """The run's PostgreSQL schema (see ``database_url``) is dropped when the run ends."""
+    yield
+    if POSTGRES_URL:
+        empty_postgres(POSTGRES_URL, schema=f"test_{os.getpid()}", recreate=False)
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request, tmp_path) -> str:
     """An empty database of each backend; on PostgreSQL a schema of this process, dropped and recreated."""
