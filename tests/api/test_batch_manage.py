@@ -5,7 +5,6 @@ who may do each, the 0003 migration, and the bulk intake that attaches a chunk's
 from __future__ import annotations
 
 import fcntl
-import os
 import subprocess
 import time
 from datetime import timedelta
@@ -21,7 +20,7 @@ from api.store import queries
 from api.store.db import Database, upgrade
 from api.store.tables import AuditEvent, Batch, Document, Prediction, utcnow
 from tests.api.conftest import auth
-from tests.api.test_batches import _free_port, _start_server, jsonl, wait_batch
+from tests.api.test_batches import _free_port, _server_env, _start_server, jsonl, wait_batch
 
 
 def _upload(client, headers: dict, rows: list[dict], name: str = "inbox.jsonl") -> int:
@@ -269,15 +268,7 @@ def test_cancelling_a_running_batch_through_a_real_server_stops_it_within_a_chun
         other = queries.create_user(session, "ben", "submitter")[1]
         reviewer = queries.create_user(session, "rui", "reviewer")[1]
     chunk, total = 4, 400
-    env = dict(
-        os.environ,
-        HF_HUB_OFFLINE="1",
-        PARTNERSHIP_VAR_DIR=str(tmp_path / "var"),
-        PARTNERSHIP_MODELS_DIR=str(models_dir),
-        PARTNERSHIP_DATABASE_URL=database_url,
-        PARTNERSHIP_EXTRACT="false",
-        PARTNERSHIP_BATCH_CHUNK_SIZE=str(chunk),
-    )
+    env = _server_env(tmp_path, models_dir, database_url, chunk)
     port, log = _free_port(), tmp_path / "server.log"
     url = f"http://127.0.0.1:{port}"
     rows = [{"id": f"s{i:03d}", "text": corpus[i % len(corpus)].text[:300]} for i in range(total)]

@@ -256,6 +256,19 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _server_env(tmp_path: Path, models_dir: Path, database_url: str, chunk: int) -> dict:
+    """The environment of a real server for batch tests: its own var/, the tiny model, no extraction."""
+    return dict(
+        os.environ,
+        HF_HUB_OFFLINE="1",
+        PARTNERSHIP_VAR_DIR=str(tmp_path / "var"),
+        PARTNERSHIP_MODELS_DIR=str(models_dir),
+        PARTNERSHIP_DATABASE_URL=database_url,
+        PARTNERSHIP_EXTRACT="false",
+        PARTNERSHIP_BATCH_CHUNK_SIZE=str(chunk),
+    )
+
+
 def _start_server(env: dict, port: int, log: Path) -> subprocess.Popen:
     command = [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
     with log.open("a") as handle:
@@ -282,15 +295,7 @@ def test_a_sigkilled_server_resumes_its_batch_with_every_document_exactly_once(
     db.upgrade()
     with db.session() as session:
         token = queries.create_user(session, "ada", "submitter")[1]
-    env = dict(
-        os.environ,
-        HF_HUB_OFFLINE="1",
-        PARTNERSHIP_VAR_DIR=str(tmp_path / "var"),
-        PARTNERSHIP_MODELS_DIR=str(models_dir),
-        PARTNERSHIP_DATABASE_URL=database_url,
-        PARTNERSHIP_EXTRACT="false",
-        PARTNERSHIP_BATCH_CHUNK_SIZE="2",
-    )
+    env = _server_env(tmp_path, models_dir, database_url, chunk=2)
     port, log = _free_port(), tmp_path / "server.log"
     url = f"http://127.0.0.1:{port}"
     rows = [{"id": r.id, "text": r.text, "city": r.city} for r in corpus[:60]]
