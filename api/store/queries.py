@@ -225,41 +225,64 @@ def margin_of(probabilities: dict[str, float]) -> float:
     return round(top[0] - top[1], 6)
 
 
+def _prediction_values(
+    document_id: int, payload: dict[str, Any], margin: float, explained: bool, now: datetime
+) -> dict:
+    """The columns of a stored prediction (one place for the single and the bulk path)."""
+    return {
+        "document_id": document_id,
+        "model_version": payload["model_version"],
+        "label": payload["label"],
+        "confidence": payload["confidence"],
+        "margin": margin,
+        "payload": payload,
+        "explained": explained,
+        "created_at": now,
+    }
+
+
+def _document_values(payload: dict[str, Any], margin: float, prediction_id: int, now: datetime, reviewed: bool) -> dict:
+    """What a new prediction sets on its document; a reviewed document keeps its label, stakeholders and aspects."""
+    values = {
+        "prediction_id": prediction_id,
+        "predicted_label": payload["label"],
+        "margin": margin,
+        "model_version": payload["model_version"],
+        "updated_at": now,
+    }
+    if not reviewed:
+        values |= {
+            "status": "predicted",
+            "label": payload["label"],
+            "stakeholders": payload.get("stakeholders") or [],
+            "testbed": payload.get("testbed"),
+            "international": payload.get("international"),
+        }
+    return values
+
+
+def _classified_changes(payload: dict[str, Any], margin: float) -> dict[str, Any]:
+    return {"label": payload["label"], "confidence": payload["confidence"], "margin": margin}
+
+
 def save_prediction(session: Session, document_id: int, payload: dict[str, Any], *, explained: bool) -> Prediction:
     """Store a model's prediction and make it the document's current one (a reviewed label is kept)."""
     document = session.get(Document, document_id)
     if document is None:
         raise NotFound(f"no document {document_id}")
     margin = margin_of(payload["probabilities"])
-    prediction = Prediction(
-        document_id=document_id,
-        model_version=payload["model_version"],
-        label=payload["label"],
-        confidence=payload["confidence"],
-        margin=margin,
-        payload=payload,
-        explained=explained,
-        created_at=utcnow(),
-    )
+    prediction = Prediction(**_prediction_values(document_id, payload, margin, explained, utcnow()))
     session.add(prediction)
     session.flush()
-    document.prediction_id = prediction.id
-    document.predicted_label = prediction.label
-    document.margin = margin
-    document.model_version = prediction.model_version
-    if document.status != "reviewed":
-        document.status = "predicted"
-        document.label = prediction.label
-        document.stakeholders = payload.get("stakeholders") or []
-        document.testbed = payload.get("testbed")
-        document.international = payload.get("international")
-    document.updated_at = utcnow()
+    values = _document_values(payload, margin, prediction.id, utcnow(), document.status == "reviewed")
+    for name, value in values.items():
+        setattr(document, name, value)
     _event(
         session,
         None,
         "classified",
         document_id=document_id,
-        changes={"label": prediction.label, "confidence": prediction.confidence, "margin": margin},
+        changes=_classified_changes(payload, margin),
         prediction_id=prediction.id,
         model_version=prediction.model_version,
     )
@@ -714,36 +737,16 @@ def attach_batch_predictions(session: Session, batch_id: int, rows: list[dict[st
     ids = session.scalars(
         insert(Prediction).returning(Prediction.id, sort_by_parameter_order=True),
         [
-            {
-                "document_id": document_id,
-                "model_version": row["payload"]["model_version"],
-                "label": row["payload"]["label"],
-                "confidence": row["payload"]["confidence"],
-                "margin": margin,
-                "payload": row["payload"],
-                "explained": False,
-                "created_at": now,
-            }
+            _prediction_values(document_id, row["payload"], margin, False, now)
             for (row, document_id), margin in zip(todo, margins, strict=True)
         ],
     ).all()
+    attached = list(zip(todo, margins, ids, strict=True))
     session.execute(  # ORM bulk UPDATE by primary key: one executemany
         update(Document),
         [
-            {
-                "id": document_id,
-                "prediction_id": prediction_id,
-                "predicted_label": row["payload"]["label"],
-                "margin": margin,
-                "model_version": row["payload"]["model_version"],
-                "updated_at": now,
-                "status": "predicted",
-                "label": row["payload"]["label"],
-                "stakeholders": row["payload"].get("stakeholders") or [],
-                "testbed": row["payload"].get("testbed"),
-                "international": row["payload"].get("international"),
-            }
-            for (row, document_id), margin, prediction_id in zip(todo, margins, ids, strict=True)
+            {"id": document_id, **_document_values(row["payload"], margin, prediction_id, now, reviewed=False)}
+            for (row, document_id), margin, prediction_id in attached
         ],
     )
     session.execute(
@@ -754,17 +757,13 @@ def attach_batch_predictions(session: Session, batch_id: int, rows: list[dict[st
                 "actor_id": None,
                 "actor": "system",
                 "action": "classified",
-                "changes": {
-                    "label": row["payload"]["label"],
-                    "confidence": row["payload"]["confidence"],
-                    "margin": margin,
-                },
+                "changes": _classified_changes(row["payload"], margin),
                 "prediction_id": prediction_id,
                 "model_version": row["payload"]["model_version"],
                 "comment": "",
                 "created_at": now,
             }
-            for (row, document_id), margin, prediction_id in zip(todo, margins, ids, strict=True)
+            for (row, document_id), margin, prediction_id in attached
         ],
     )
     return [row for row, _ in todo]
