@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     )
     llm_timeout: float = Field(60.0, gt=0, description="Seconds one LLM call may take; then the opinion is unknown.")
     llm_concurrency: int = Field(2, ge=1, description="LLM calls in flight at once (a semaphore).")
+    llm_ask_queue_size: int = Field(
+        8, ge=1, description="Reviewers' 'Ask the LLM' questions waiting at once; more are refused with a message."
+    )
+    llm_ask_per_user: int = Field(3, ge=1, description="Of those, how many one reviewer may hold.")
     llm_method: str = Field("auto", description="auto, generate (JSON answer) or score (letter log-probabilities).")
     llm_max_new_tokens: int = Field(160, ge=8, description="Tokens the LLM may generate per answer.")
     llm_threads: int | None = Field(None, description="torch threads for the local LLM (default: torch's choice).")

@@ -17,8 +17,8 @@ The page's "Ask the LLM" button goes through the same thread, in a priority lane
 (:meth:`OpinionWorker.request`): the request returns at once and the reviewer's
 question is answered before the next backlog document. Why not in the request:
 the local SmolLM2 takes seconds to minutes on 2 cores, which held a server
-thread and the reviewer that long. The lane is bounded (``ASK_QUEUE_SIZE`` in
-all, ``ASK_PER_USER`` per reviewer) and a document is queued once however often
+thread and the reviewer that long. The lane is bounded (settings ``llm_ask_queue_size``
+in all, ``llm_ask_per_user`` per reviewer) and a document is queued once however often
 it is asked, so nobody can flood the LLM. Pending requests live in memory: a
 restart drops them, and the page then says the question was not answered.
 """
@@ -43,8 +43,6 @@ from api.store.tables import User, utcnow
 from classifier.llm import Adviser, LLMOpinion, adviser_for
 
 __all__ = [
-    "ASK_PER_USER",
-    "ASK_QUEUE_SIZE",
     "MODES",
     "QUEUE_SIZE",
     "AskRefused",
@@ -63,8 +61,6 @@ log = logging.getLogger(__name__)
 MODES = ("off", "needs_review", "all")
 QUEUE_SIZE = 32  # documents waiting for a background opinion; more are picked up by a later poll
 POLL_SECONDS = 2.0
-ASK_QUEUE_SIZE = 8  # reviewers' questions waiting at once; SmolLM2 needs ~10-120 s each on 2 cores
-ASK_PER_USER = 3  # of which one reviewer may hold: one reviewer cannot fill the lane for everybody
 
 
 @dataclass(frozen=True)
@@ -210,8 +206,8 @@ class OpinionWorker:
         mode: str | None = None,
         queue_size: int = QUEUE_SIZE,
         poll_seconds: float = POLL_SECONDS,
-        ask_queue_size: int = ASK_QUEUE_SIZE,
-        ask_per_user: int = ASK_PER_USER,
+        ask_queue_size: int | None = None,
+        ask_per_user: int | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -223,8 +219,8 @@ class OpinionWorker:
         self.cursor = 0  # the highest prediction id already queued or skipped on purpose
         self.done = 0  # background opinions stored (for tests and logs)
         self.failed = 0  # documents whose opinion could not be computed or stored
-        self.ask_queue_size = max(1, ask_queue_size)
-        self.ask_per_user = max(1, ask_per_user)
+        self.ask_queue_size = max(1, ask_queue_size or settings.llm_ask_queue_size)
+        self.ask_per_user = max(1, ask_per_user or settings.llm_ask_per_user)
         self.answered = 0  # reviewers' questions answered and stored
         self._asked: dict[int, AskedOpinion] = {}  # document id -> its pending question (queued or being answered)
         self._lane: deque[int] = deque()  # document ids of the questions not yet started, oldest first

@@ -389,11 +389,14 @@ def test_asking_returns_at_once_the_page_shows_the_question_waiting_then_the_ans
     assert "Ask the LLM again" in page and "data-poll" not in page
 
 
-@pytest.mark.parametrize("settings", [BLOCKING], indirect=True, ids=["blocking"])
+SMALL_LANE = BLOCKING | {"llm_ask_queue_size": 2, "llm_ask_per_user": 2}  # the real worker, a small lane
+
+
+@pytest.mark.parametrize("settings", [SMALL_LANE], indirect=True, ids=["blocking"])
 def test_the_lane_is_bounded_and_one_reviewer_cannot_fill_it(client, submit, tokens, blocking_llm):
     first, second, third = (submit(TEXTS[label]) for label in "ABC")
     worker = client.app.state.llm_opinions
-    worker.ask_queue_size, worker.ask_per_user = 2, 2  # the real worker, with a small lane for the test
+    assert (worker.ask_queue_size, worker.ask_per_user) == (2, 2)  # from the settings
     csrf = _login(client, tokens["rui"])
     for doc in (first, second):
         assert client.post(f"/ui/documents/{doc['id']}/llm", data={"csrf": csrf}).status_code == 200
